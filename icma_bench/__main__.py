@@ -1,0 +1,3 @@
+from icma_bench.cli import main
+
+raise SystemExit(main())
