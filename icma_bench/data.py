@@ -55,7 +55,9 @@ DATASETS: dict[str, DatasetSpec] = {
         splits={
             "train": SplitSource(f"{_MOLT5}/train.txt", 26407),
             "validation": SplitSource(
-                f"{_MOLT5}/validation.txt", 3301, "f410b58e6825986577d01b4f0c14b59ed61c1343a15118ba584de4bbcea1508c"
+                f"{_MOLT5}/validation.txt",
+                3301,
+                "f410b58e6825986577d01b4f0c14b59ed61c1343a15118ba584de4bbcea1508c",
             ),
             "test": SplitSource(
                 f"{_MOLT5}/test.txt", 3300, "91776254b54ef13ad701ede0ecdbd7bcd30c19a66e52aa34a6dac8d0e7306d72"
@@ -68,8 +70,16 @@ DATASETS: dict[str, DatasetSpec] = {
         name="pubchem324k",
         splits={
             "train": SplitSource(f"{_ICMA_PUBCHEM}/train.txt", 12000),
-            "validation": SplitSource(f"{_ICMA_PUBCHEM}/validation.txt", 1000),
-            "test": SplitSource(f"{_ICMA_PUBCHEM}/test.txt", 2000),
+            "validation": SplitSource(
+                f"{_ICMA_PUBCHEM}/validation.txt",
+                1000,
+                "03d3e8248c98954c50934fcebc07e266ac8885238a3322fc457dc210bc91f75f",
+            ),
+            "test": SplitSource(
+                f"{_ICMA_PUBCHEM}/test.txt",
+                2000,
+                "0bdf2de078a24c2fd772eb08c97fecf014ba9fcb1edb5fa4a0483f2da7de17db",
+            ),
         },
         layouts=("pubchem324k", "pubchem324k/molcap"),
         citation="Liu et al., MolCA, EMNLP 2023 (split); ICMA's copy (Li et al., TKDE 2025)",
@@ -128,7 +138,9 @@ def _candidates(root: Path, spec: DatasetSpec, split: str) -> list[Path]:
     return out
 
 
-def resolve_split(dataset: str, split: str, path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+def resolve_split(
+    dataset: str, split: str, path: str | os.PathLike | None = None, *, download: bool = True
+) -> Path:
     """Find (or download) the file of one split. Raises :class:`DataNotFoundError` naming every place looked."""
     spec = _spec(dataset, split)
     looked: list[str] = []
@@ -211,7 +223,9 @@ def parse_records(lines: Iterable[str], source: str = "<memory>") -> list[Record
         raise MalformedDataError(f"{source}: empty file (expected a header CID<TAB>SMILES<TAB>description)")
     cols = [c.strip().lower() for c in header.rstrip("\r\n").split("\t")]
     if len(cols) != 3 or cols[0] != "cid" or cols[1] != "smiles":
-        raise MalformedDataError(f"{source}:1: expected header 'CID<TAB>SMILES<TAB>description', got {header!r}")
+        raise MalformedDataError(
+            f"{source}:1: expected header 'CID<TAB>SMILES<TAB>description', got {header!r}"
+        )
     out: list[Record] = []
     for lineno, raw in enumerate(it, start=2):
         line = raw.rstrip("\r\n")
