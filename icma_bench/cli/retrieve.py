@@ -1,6 +1,202 @@
-"""TEMPORARY scaffold so the dispatcher imports; the owner replaces this file entirely."""
+"""``icma-bench retrieve`` (ICMA-format neighbour files) and ``icma-bench prompts`` (prompts + references)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from icma_bench.data import DATASETS, SPLITS, load_split, write_atomic
+from icma_bench.prompts import DEFAULT_METHOD, TASKS, TEMPLATES, build_documents
+from icma_bench.retrieval import METHODS, build_neighbours
+from icma_bench.retrieval.neighbours import MOLECULE_METHODS, TEXT_METHODS
+
+# Our method -> (ICMA task tag, ICMA method tag) in file names like test_10_shot_cap2mol_bm25.txt.
+# NOTE: ICMA's "morgan" files hold the RDKit topological fingerprint (our rdkit_fp); our true Morgan fingerprint is
+# written as "morgan_r2" so that ICMA's loaders (m2c_method="morgan") never pick it up by mistake.
+ICMA_FILE_TAGS = {
+    "bm25": ("cap2mol", "bm25"),
+    "sbert": ("cap2mol", "sentencebert"),
+    "rdkit_fp": ("mol2cap", "morgan"),
+    "morgan": ("mol2cap", "morgan_r2"),
+    "graph": ("mol2cap", "gnn"),
+    "random": (None, "random"),
+}
+_TASK_TAG = {"mol2caption": "mol2cap", "caption2mol": "cap2mol"}
 
 
-def register(sub):
-    p = sub.add_parser("retrieve", help="(not yet implemented)")
-    p.set_defaults(func=lambda args: (_ for _ in ()).throw(NotImplementedError("retrieve")))
+def icma_file_name(split: str, k: int, method: str, task: str | None = None) -> str:
+    """ICMA's neighbour file name, e.g. ``test_10_shot_cap2mol_bm25.txt``."""
+    task_tag, method_tag = ICMA_FILE_TAGS[method]
+    task_tag = _TASK_TAG[task] if task else task_tag or "mol2cap"
+    return f"{split}_{k}_shot_{task_tag}_{method_tag}.txt"
+
+
+def _load_embeddings(path: str):
+    import numpy as np
+
+    arr = np.load(path, allow_pickle=False)
+    if arr.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D float array [n, dim], got shape {arr.shape}")
+    return arr
+
+
+def run_retrieve(args: argparse.Namespace) -> int:
+    queries_rec = load_split(args.dataset, args.split, args.data)
+    pool_rec = load_split(args.dataset, args.pool_split, args.data)
+    loo = args.split == args.pool_split
+    if args.method == "graph":
+        if not args.embeddings:
+            raise ValueError(
+                "--method graph needs --embeddings QUERY.npy POOL.npy (float arrays, one row per record)"
+            )
+        queries, pool = (_load_embeddings(p) for p in args.embeddings)
+    elif args.method in MOLECULE_METHODS:
+        queries, pool = [r.smiles for r in queries_rec], [r.smiles for r in pool_rec]
+    elif args.method in TEXT_METHODS:
+        queries, pool = [r.description for r in queries_rec], [r.description for r in pool_rec]
+    else:
+        queries, pool = [r.cid for r in queries_rec], [r.cid for r in pool_rec]
+    options = {"model": args.sbert_model} if args.method == "sbert" and args.sbert_model else {}
+    nb = build_neighbours(
+        queries,
+        pool,
+        args.method,
+        args.k,
+        exclude_self=loo,
+        seed=args.seed,
+        cache_dir=False if args.no_cache else None,
+        show_progress=True,
+        query_ids=[r.cid for r in queries_rec],
+        pool_ids=[r.cid for r in pool_rec],
+        **options,
+    )
+    out = Path(args.out) / icma_file_name(args.split, args.k, args.method, args.task)
+    write_atomic(out, nb.to_icma([r.cid for r in queries_rec], [r.cid for r in pool_rec]))
+    print(out)
+    return 0
+
+
+def _escape_tsv(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _token_counter(name: str | None):
+    if not name:
+        return None
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(name, trust_remote_code=False)
+    return lambda text: len(tok(text)["input_ids"])
+
+
+def run_prompts(args: argparse.Namespace) -> int:
+    docs = build_documents(
+        args.dataset,
+        args.split,
+        args.task,
+        shots=args.shots,
+        method=args.method,
+        pool_split=args.pool_split,
+        k=args.k,
+        random_walk_p=args.random_walk_p,
+        seed=args.seed,
+        reverse=not args.no_reverse,
+        galactica=args.galactica,
+        template=args.template,
+        budget=args.budget,
+        count_tokens=_token_counter(args.tokenizer),
+        data_path=args.data,
+        cache_dir=False if args.no_cache else None,
+        limit=args.limit,
+        show_progress=True,
+        bucket=args.bucket,
+    )
+    if args.format == "jsonl":
+        text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs)
+    else:
+        header = "doc_id\tcid\tn_shots_used\tprompt\ttarget\n"
+        text = header + "".join(
+            f"{d['doc_id']}\t{d['cid']}\t{d['n_shots_used']}\t{_escape_tsv(d['prompt'])}\t{_escape_tsv(d['target'])}\n"
+            for d in docs
+        )
+    if args.out:
+        write_atomic(Path(args.out), text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, choices=sorted(DATASETS))
+    p.add_argument("--split", required=True, choices=SPLITS, help="the query split")
+    p.add_argument(
+        "--pool-split", default="train", choices=SPLITS, help="the split searched (default: train)"
+    )
+    p.add_argument(
+        "--data", default=None, help="a data folder or split file (else $ICMA_BENCH_DATA / user cache)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of random retrieval and the random walk")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the neighbour cache")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser(
+        "retrieve",
+        help="top-k neighbours of every query, written in ICMA's file format",
+        description="Write query_cid<TAB>pool_cid<TAB>score lines (k per query, rank order) to "
+        "DIR/<split>_<k>_shot_<task>_<method>.txt, named as ICMA's released files. A query split equal to the "
+        "pool split is searched leave-one-out.",
+    )
+    _common(r)
+    r.add_argument("--method", required=True, choices=METHODS)
+    r.add_argument("-k", type=int, default=10, help="neighbours per query (default 10)")
+    r.add_argument("--out", required=True, help="output folder")
+    r.add_argument(
+        "--task", choices=TASKS, default=None, help="task tag of the file name (for --method random)"
+    )
+    r.add_argument(
+        "--embeddings", nargs=2, metavar=("QUERY_NPY", "POOL_NPY"), help="embeddings for --method graph"
+    )
+    r.add_argument(
+        "--sbert-model", default=None, help="sentence-transformers model name or path (--method sbert)"
+    )
+    r.set_defaults(func=run_retrieve)
+
+    p = sub.add_parser(
+        "prompts",
+        help="ICMA prompts and references for a split (JSONL or TSV), for inference elsewhere",
+        description="One record per query: the prompt, the reference and the shots used. TSV escapes backslash, "
+        "tab and newline as \\\\, \\t and \\n.",
+    )
+    _common(p)
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--shots", type=int, default=2, help="in-context examples per prompt (default 2)")
+    p.add_argument(
+        "--method",
+        default=None,
+        choices=METHODS,
+        help=f"retrieval method (default: {DEFAULT_METHOD['mol2caption']} for mol2caption, "
+        f"{DEFAULT_METHOD['caption2mol']} for caption2mol)",
+    )
+    p.add_argument("-k", type=int, default=None, help="candidates per query (default max(shots, 10))")
+    p.add_argument("--template", default="icma", choices=TEMPLATES)
+    p.add_argument(
+        "--galactica", action="store_true", help="wrap SMILES in [START_I_SMILES]...[END_I_SMILES]"
+    )
+    p.add_argument("--no-reverse", action="store_true", help="most similar shot first (ICMA default: last)")
+    p.add_argument(
+        "--random-walk-p", type=float, default=0.0, help="skip probability of the random walk (0 = top-n)"
+    )
+    p.add_argument("--bucket", action="store_true", help="ICMA's bucket selection over the k candidates")
+    p.add_argument(
+        "--budget", type=int, default=None, help="max prompt length: tokens with --tokenizer, else chars"
+    )
+    p.add_argument(
+        "--tokenizer", default=None, help="Hugging Face tokenizer name/path that counts --budget tokens"
+    )
+    p.add_argument("--limit", type=int, default=None, help="only the first N queries")
+    p.add_argument("--format", default="jsonl", choices=("jsonl", "tsv"))
+    p.add_argument("--out", default=None, help="output file (default: stdout)")
+    p.set_defaults(func=run_prompts)

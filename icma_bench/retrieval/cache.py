@@ -1,0 +1,136 @@
+"""On-disk cache of neighbours and fingerprints: plain ``.npy`` arrays + a JSON manifest, never pickle.
+
+An entry ``<name>`` is the files ``<name>.<array>.npy`` plus ``<name>.json``, written atomically, manifest last.
+The manifest records the sha256 of every array file; an entry whose manifest is missing or unreadable, whose
+parameters differ from the request, or whose arrays do not match their recorded hash/shape is stale or corrupt:
+it is reported and rebuilt, never trusted. Names are content hashes of everything that changes the numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from icma_bench.data import sha256_texts, write_atomic
+
+logger = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+
+
+def hash_array(a: np.ndarray) -> str:
+    """Content hash of an array (dtype, shape and bytes)."""
+    a = np.ascontiguousarray(a)
+    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def hash_inputs(items: Sequence[str] | np.ndarray) -> str:
+    """Content hash of retrieval inputs: a sequence of strings or a numeric array."""
+    if isinstance(items, np.ndarray):
+        return hash_array(items)
+    return sha256_texts(list(items))
+
+
+def compute_key(params: Mapping[str, Any]) -> str:
+    """A stable hash of JSON-able parameters."""
+    blob = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _npy_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a, allow_pickle=False)
+    return buf.getvalue()
+
+
+def save_arrays(
+    directory: Path, name: str, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]
+) -> None:
+    """Write ``arrays`` and a manifest holding ``meta`` plus each file's sha256 (manifest last, all atomic)."""
+    directory = Path(directory)
+    files = {}
+    for key, arr in arrays.items():
+        payload = _npy_bytes(np.ascontiguousarray(arr))
+        write_atomic(directory / f"{name}.{key}.npy", payload)
+        files[key] = {
+            "sha256": hashlib.sha256(payload).hexdigest(),
+            "shape": list(arr.shape),
+            "dtype": arr.dtype.str,
+        }
+    manifest = {"format": CACHE_FORMAT, **meta, "files": files}
+    write_atomic(directory / f"{name}.json", json.dumps(manifest, indent=1, sort_keys=True, default=str))
+
+
+def load_arrays(
+    directory: Path, name: str, expect: Mapping[str, Any]
+) -> tuple[dict[str, np.ndarray], dict] | None:
+    """Load an entry if it exists and is intact and every ``expect`` item equals the manifest's; else ``None``.
+
+    A missing entry is a plain miss; a present but stale or corrupt one is logged as such.
+    """
+    directory = Path(directory)
+    manifest_path = directory / f"{name}.json"
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("format") != CACHE_FORMAT:
+            raise ValueError(f"cache format {manifest.get('format')!r} != {CACHE_FORMAT}")
+        for key, value in expect.items():
+            if manifest.get(key) != value:
+                raise ValueError(f"parameter {key!r} differs ({manifest.get(key)!r} != {value!r})")
+        arrays = {}
+        for key, info in manifest["files"].items():
+            payload = (directory / f"{name}.{key}.npy").read_bytes()
+            if hashlib.sha256(payload).hexdigest() != info["sha256"]:
+                raise ValueError(f"{name}.{key}.npy does not match its recorded sha256")
+            arr = np.load(io.BytesIO(payload), allow_pickle=False)
+            if list(arr.shape) != info["shape"] or arr.dtype.str != info["dtype"]:
+                raise ValueError(
+                    f"{name}.{key}.npy has shape {arr.shape}/{arr.dtype}, expected {info['shape']}"
+                )
+            arrays[key] = arr
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        logger.warning("ignoring stale or corrupt cache entry %s (%s); rebuilding", manifest_path, exc)
+        return None
+    return arrays, manifest
+
+
+def format_score(score: float) -> str:
+    """A score as ICMA's files print it (Python's shortest round-trip repr, e.g. ``0.8211764705882353``)."""
+    return repr(float(score))
+
+
+def render_icma_neighbours(
+    indices: np.ndarray, scores: np.ndarray, query_ids: Sequence[str], pool_ids: Sequence[str]
+) -> str:
+    """ICMA's neighbour file: ``query_cid<TAB>pool_cid<TAB>score``, k lines per query, in rank order."""
+    if indices.shape[0] != len(query_ids):
+        raise ValueError(f"{indices.shape[0]} neighbour rows but {len(query_ids)} query ids")
+    lines = []
+    for qid, row, srow in zip(query_ids, indices.tolist(), scores.tolist(), strict=True):
+        lines.extend(f"{qid}\t{pool_ids[j]}\t{format_score(s)}\n" for j, s in zip(row, srow, strict=True))
+    return "".join(lines)
+
+
+def load_icma_neighbours(path: str | Path) -> dict[str, list[tuple[str, float]]]:
+    """Read an ICMA neighbour file into ``{query_cid: [(pool_cid, score), ...]}`` (rank order, file order kept)."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            parts = line.rstrip("\r\n").split("\t")
+            if len(parts) != 3:
+                raise ValueError(f"{path}:{lineno}: expected query_cid<TAB>pool_cid<TAB>score, got {line!r}")
+            out.setdefault(parts[0], []).append((parts[1], float(parts[2])))
+    return out

@@ -1,0 +1,337 @@
+"""The one entry to retrieval: ``build_neighbours(queries, pool, method, k)`` -> :class:`Neighbours` (cached)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from icma_bench import data
+from icma_bench.retrieval import bm25, cache, dense, fingerprint
+from icma_bench.retrieval.topk import select_topk
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("bm25", "rdkit_fp", "morgan", "random", "sbert", "graph")
+TEXT_METHODS = ("bm25", "sbert")  # queries/pool are captions
+MOLECULE_METHODS = ("rdkit_fp", "morgan")  # queries/pool are SMILES
+ARRAY_METHODS = ("graph",)  # queries/pool are embedding matrices
+# Bump when an algorithm change alters any number: every cached entry then misses and is rebuilt.
+ALGORITHM_VERSION = 1
+_OPTIONS = {
+    "bm25": {"k1": bm25.K1, "b": bm25.B, "epsilon": bm25.EPSILON},
+    "sbert": {"model": dense.DEFAULT_SBERT_MODEL, "batch_size": 64},
+}
+_BLOCK_BYTES = 1 << 25  # ~32 MiB of float64 scores per query block
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Top-k neighbours: ``indices`` int64 [n_queries, k] into the pool, most similar first; ``scores`` float64."""
+
+    indices: np.ndarray
+    scores: np.ndarray
+    method: str
+    exclude_self: bool = False
+    key: str = ""
+    from_cache: bool = False
+    invalid_queries: tuple[int, ...] = field(default=(), repr=False)  # unparsable query SMILES (similarity 0)
+    invalid_pool: tuple[int, ...] = field(default=(), repr=False)  # unparsable pool SMILES (similarity 0)
+
+    @property
+    def k(self) -> int:
+        return int(self.indices.shape[1])
+
+    def to_icma(self, query_ids: Sequence[str], pool_ids: Sequence[str]) -> str:
+        """ICMA's file layout: ``query_cid<TAB>pool_cid<TAB>score``, k lines per query in rank order."""
+        return cache.render_icma_neighbours(self.indices, self.scores, query_ids, pool_ids)
+
+
+def _versions(method: str) -> dict[str, str]:
+    names = {
+        "rdkit_fp": ["rdkit"],
+        "morgan": ["rdkit"],
+        "sbert": ["sentence-transformers", "transformers", "torch"],
+    }
+    out = {"numpy": np.__version__}
+    for name in names.get(method, []):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+def _check_inputs(queries: Any, pool: Any, method: str) -> None:
+    if method in ARRAY_METHODS:
+        for name, x in (("queries", queries), ("pool", pool)):
+            if not isinstance(x, np.ndarray) or x.ndim != 2 or not np.issubdtype(x.dtype, np.floating):
+                raise ValueError(f"method {method!r} needs {name} as a float array [n, dim] of embeddings")
+        if queries.shape[1] != pool.shape[1]:
+            raise ValueError(
+                f"query embeddings have {queries.shape[1]} dims, pool embeddings {pool.shape[1]}"
+            )
+        return
+    for name, x in (("queries", queries), ("pool", pool)):
+        if isinstance(x, (str, bytes)) or isinstance(x, np.ndarray) and x.dtype.kind not in "UO":
+            kind = (
+                "captions"
+                if method in TEXT_METHODS
+                else "SMILES"
+                if method in MOLECULE_METHODS
+                else "strings"
+            )
+            raise ValueError(f"method {method!r} needs {name} as a sequence of {kind}")
+        bad = next((i for i, t in enumerate(x) if not isinstance(t, str)), None)
+        if bad is not None:
+            raise ValueError(f"{name}[{bad}] is {type(x[bad]).__name__}, expected str")
+
+
+def _search(
+    score_block: Callable[[np.ndarray], np.ndarray],
+    n_queries: int,
+    n_pool: int,
+    k: int,
+    *,
+    exclude_self: bool,
+    workers: int,
+    show_progress: bool,
+    desc: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score query blocks (in ``workers`` threads: numpy/scipy release the GIL) and keep each row's top k."""
+    block = int(max(8, min(1024, _BLOCK_BYTES // (8 * max(n_pool, 1)))))
+    starts = range(0, n_queries, block)
+    indices = np.empty((n_queries, k), dtype=np.int64)
+    scores = np.empty((n_queries, k), dtype=np.float64)
+
+    def run(start: int) -> tuple[int, np.ndarray, np.ndarray]:
+        rows = np.arange(start, min(start + block, n_queries))
+        s = score_block(rows)
+        if exclude_self:
+            s[np.arange(rows.shape[0]), rows] = -np.inf  # leave-one-out by position
+        return (start, *select_topk(s, k))
+
+    with (
+        tqdm(total=n_queries, desc=desc, unit="query", disable=not show_progress) as bar,
+        ThreadPoolExecutor(max_workers=max(1, workers)) as ex,
+    ):
+        for start, idx, sc in ex.map(run, starts):
+            indices[start : start + idx.shape[0]] = idx
+            scores[start : start + idx.shape[0]] = sc
+            bar.update(idx.shape[0])
+    return indices, scores
+
+
+def _load_fingerprints(
+    smiles: Sequence[str], kind: str, fp_dir: Path | None, workers: int, show_progress: bool
+) -> fingerprint.Fingerprints:
+    name = f"{kind}-{cache.compute_key({'smiles': cache.hash_inputs(smiles), 'kind': kind, 'v': _versions(kind)})[:24]}"
+    if fp_dir is not None:
+        hit = cache.load_arrays(fp_dir, name, {"kind": kind})
+        if hit is not None:
+            a = hit[0]
+            return fingerprint.Fingerprints(words=a["words"], sizes=a["sizes"], valid=a["valid"])
+    fps = fingerprint.compute_fingerprints(smiles, kind, workers=workers, show_progress=show_progress)
+    if fp_dir is not None:
+        arrays = {"words": fps.words, "sizes": fps.sizes, "valid": fps.valid}
+        cache.save_arrays(fp_dir, name, arrays, {"kind": kind, "n": len(fps), "versions": _versions(kind)})
+    return fps
+
+
+def _compute(
+    queries: Any,
+    pool: Any,
+    method: str,
+    k: int,
+    *,
+    exclude_self: bool,
+    seed: int,
+    options: dict[str, Any],
+    workers: int,
+    fp_dir: Path | None,
+    show_progress: bool,
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], tuple[int, ...]]:
+    nq, npool = len(queries), len(pool)
+    common = {"exclude_self": exclude_self, "workers": workers, "show_progress": show_progress}
+    if method == "random":
+        idx, sc = dense.build_random_neighbours(nq, npool, k, seed=seed, exclude_self=exclude_self)
+        return idx, sc, (), ()
+    if method == "bm25":
+        index = bm25.build_bm25_index([bm25.tokenize_icma(t) for t in pool], **options)
+        q_tokens = [bm25.tokenize_icma(t) for t in queries]
+
+        def score_bm25(rows: np.ndarray) -> np.ndarray:
+            return bm25.compute_bm25_scores(
+                index, bm25.build_query_matrix(index, [q_tokens[r] for r in rows])
+            )
+
+        return (*_search(score_bm25, nq, npool, k, desc="bm25", **common), (), ())
+    if method in MOLECULE_METHODS:
+        p_fps = _load_fingerprints(pool, method, fp_dir, workers, show_progress)
+        q_fps = p_fps if exclude_self else _load_fingerprints(queries, method, fp_dir, workers, show_progress)
+        p_table = fingerprint.build_level_table(p_fps)
+        q_table = p_table if exclude_self else fingerprint.build_level_table(q_fps)
+
+        def score_fp(rows: np.ndarray) -> np.ndarray:
+            return fingerprint.compute_tanimoto_block(q_fps.sizes, q_table, p_fps.sizes, p_table, rows)
+
+        idx, sc = _search(score_fp, nq, npool, k, desc=method, **common)
+        bad_q = tuple(np.flatnonzero(~q_fps.valid).tolist())
+        return idx, sc, bad_q, tuple(np.flatnonzero(~p_fps.valid).tolist())
+    if method == "sbert":
+        p_emb = dense.encode_sbert(
+            pool, options["model"], batch_size=options["batch_size"], show_progress=show_progress
+        )
+        q_emb = (
+            p_emb
+            if exclude_self
+            else dense.encode_sbert(queries, options["model"], batch_size=options["batch_size"])
+        )
+    else:  # graph
+        q_emb, p_emb = queries, pool
+    q_unit = dense.normalize_rows(q_emb)
+    p_unit = q_unit if exclude_self else dense.normalize_rows(p_emb)
+    idx, sc = _search(
+        lambda rows: dense.compute_cosine_block(q_unit, p_unit, rows), nq, npool, k, desc=method, **common
+    )
+    return idx, sc, (), ()
+
+
+def build_neighbours(
+    queries: Sequence[str] | np.ndarray,
+    pool: Sequence[str] | np.ndarray,
+    method: str,
+    k: int,
+    *,
+    exclude_self: bool = False,
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None | bool = None,
+    show_progress: bool = False,
+    query_ids: Sequence[str] | None = None,
+    pool_ids: Sequence[str] | None = None,
+    workers: int | None = None,
+    **options: Any,
+) -> Neighbours:
+    """Top-``k`` neighbours in ``pool`` of every query, by ``method`` (one of :data:`METHODS`).
+
+    ``queries``/``pool``: captions (``bm25``, ``sbert``), SMILES (``rdkit_fp``, ``morgan``), any strings
+    (``random``) or float embedding matrices (``graph``). ``exclude_self``: the queries *are* the pool, in the same
+    order, and query ``i`` never retrieves pool item ``i`` (leave-one-out by position; an identical item under
+    another id is still retrieved). Ties break by pool order. ``cache_dir``: ``None`` -> the user cache's
+    ``neighbours`` folder, ``False`` -> no cache. ``query_ids``/``pool_ids`` (e.g. CIDs) add an ICMA-format text file
+    to the cache entry. ``options``: ``k1``/``b``/``epsilon`` for bm25, ``model``/``batch_size`` for sbert.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown retrieval method {method!r}; choose one of {list(METHODS)}")
+    unknown = set(options) - set(_OPTIONS.get(method, {}))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {sorted(unknown)} for method {method!r}; valid: {sorted(_OPTIONS.get(method, {}))}"
+        )
+    opts = {**_OPTIONS.get(method, {}), **options}
+    _check_inputs(queries, pool, method)
+    n_queries, n_pool = len(queries), len(pool)
+    if exclude_self and (n_queries != n_pool or cache.hash_inputs(queries) != cache.hash_inputs(pool)):
+        raise ValueError("exclude_self=True needs the queries to be the pool itself (same items, same order)")
+    n_candidates = n_pool - (1 if exclude_self else 0)
+    if not isinstance(k, (int, np.integer)) or not 0 < k <= n_candidates:
+        raise ValueError(
+            f"k={k!r} must be an integer between 1 and the number of candidates ({n_candidates})"
+        )
+    k = int(k)
+    for name, ids, n in (("query_ids", query_ids, n_queries), ("pool_ids", pool_ids, n_pool)):
+        if ids is not None and len(ids) != n:
+            raise ValueError(f"{name} has {len(ids)} entries for {n} items")
+    workers = workers or min(2, os.cpu_count() or 1)
+
+    params = {
+        "method": method,
+        "queries": cache.hash_inputs(queries),
+        "pool": cache.hash_inputs(pool),
+        "exclude_self": exclude_self,
+        "options": {key: v for key, v in opts.items() if key != "batch_size"},
+        "seed": seed if method == "random" else None,
+        "algorithm": ALGORITHM_VERSION,
+        "versions": _versions(method),
+    }
+    key = cache.compute_key(params)
+    name = f"{method}-{key[:24]}"
+    directory = (
+        None
+        if cache_dir is False
+        else Path(cache_dir)
+        if cache_dir not in (None, True)
+        else data.cache_dir() / "neighbours"
+    )
+    if directory is not None:
+        hit = cache.load_arrays(directory, name, {"key": key})
+        if hit is not None:
+            arrays, manifest = hit
+            idx, sc = arrays["indices"], arrays["scores"]
+            ok = idx.ndim == 2 and idx.shape[0] == n_queries and idx.shape == sc.shape and idx.shape[1] >= k
+            ok = ok and (idx.size == 0 or (idx.min() >= 0 and idx.max() < n_pool))
+            if ok and exclude_self and n_queries:
+                ok = not (idx == np.arange(n_queries)[:, None]).any()
+            if ok:
+                logger.info("neighbours served from cache %s", directory / name)
+                return Neighbours(
+                    indices=np.ascontiguousarray(idx[:, :k]),
+                    scores=np.ascontiguousarray(sc[:, :k]),
+                    method=method,
+                    exclude_self=exclude_self,
+                    key=key,
+                    from_cache=True,
+                    invalid_queries=tuple(manifest.get("invalid_queries", ())),
+                    invalid_pool=tuple(manifest.get("invalid_pool", ())),
+                )
+            if idx.shape[1] < k:
+                logger.info("cached neighbours hold k=%d < %d; recomputing", idx.shape[1], k)
+            else:
+                logger.warning(
+                    "cache entry %s is inconsistent with the request; rebuilding", directory / name
+                )
+    if n_queries == 0:
+        idx, sc, bad_q, bad_p = np.empty((0, k), np.int64), np.empty((0, k), np.float64), (), ()
+    else:
+        idx, sc, bad_q, bad_p = _compute(
+            queries,
+            pool,
+            method,
+            k,
+            exclude_self=exclude_self,
+            seed=seed,
+            options=opts,
+            workers=workers,
+            fp_dir=None if directory is None else directory / "fingerprints",
+            show_progress=show_progress,
+        )
+    if directory is not None:
+        if query_ids is not None and pool_ids is not None:
+            data.write_atomic(
+                directory / f"{name}.tsv", cache.render_icma_neighbours(idx, sc, query_ids, pool_ids)
+            )
+        meta = {
+            "key": key,
+            "k": k,
+            "params": params,
+            "invalid_queries": list(bad_q),
+            "invalid_pool": list(bad_p),
+        }
+        cache.save_arrays(directory, name, {"indices": idx, "scores": sc}, meta)
+    return Neighbours(
+        indices=idx,
+        scores=sc,
+        method=method,
+        exclude_self=exclude_self,
+        key=key,
+        invalid_queries=bad_q,
+        invalid_pool=bad_p,
+    )
