@@ -1,6 +1,192 @@
-"""TEMPORARY scaffold so the dispatcher imports; the owner replaces this file entirely."""
+"""``icma-bench score PRED_FILE --task mol2caption|caption2mol``: score a file of model outputs.
+
+Formats: MolT5 prediction TSVs (a header, then ``SMILES<TAB>ground truth<TAB>output`` for mol2caption or
+``description<TAB>ground truth<TAB>output`` for caption2mol; read as MolT5 reads them, ``csv.QUOTE_NONE``: quotes are
+literal characters) and JSONL (``{"prediction": ..., "reference": ...}`` per line). Garbage outputs are data: a
+missing output is an empty output, counted; a malformed file is an error naming the line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from icma_bench.metrics import LOWER_IS_BETTER, PROTOCOLS, TASKS, MetricResult, compute
+
+CLS_PREFIX = "[CLS] "  # MolT5's caption script strips it from outputs before scoring
 
 
-def register(sub):
-    p = sub.add_parser("score", help="(not yet implemented)")
-    p.set_defaults(func=lambda args: (_ for _ in ()).throw(NotImplementedError("score")))
+class MalformedPredictionsError(ValueError):
+    """A prediction file that cannot be read as TSV or JSONL; the message names file and line."""
+
+
+@dataclass
+class Pairs:
+    predictions: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    missing_outputs: int = 0
+    cls_stripped: int = 0
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        # Universal newlines, as MolT5's `open(...)` + csv reader see the file.
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise MalformedPredictionsError(f"{path}:{line}: not valid UTF-8 ({exc.reason})") from None
+
+
+def load_jsonl(path: Path, text: str) -> Pairs:
+    pairs = Pairs()
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise MalformedPredictionsError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("reference"), str):
+            raise MalformedPredictionsError(
+                f'{path}:{lineno}: expected an object with a string "reference" (and "prediction")'
+            )
+        pred = row.get("prediction")
+        if pred is None:
+            pairs.missing_outputs += 1
+            pred = ""
+        elif not isinstance(pred, str):
+            raise MalformedPredictionsError(
+                f'{path}:{lineno}: "prediction" is a {type(pred).__name__}, not a string'
+            )
+        pairs.predictions.append(pred)
+        pairs.references.append(row["reference"])
+    return pairs
+
+
+def load_tsv(path: Path, text: str, task: str) -> Pairs:
+    lines = text.split("\n")
+    header = lines[0].split("\t") if lines else []
+    if "ground truth" not in header or "output" not in header:
+        expected = "SMILES" if task == "mol2caption" else "description"
+        raise MalformedPredictionsError(
+            f"{path}:1: expected a MolT5 header '{expected}<TAB>ground truth<TAB>output', got {lines[0][:200]!r}"
+            " (or use JSONL lines with prediction/reference)"
+        )
+    gt_col, out_col = header.index("ground truth"), header.index("output")
+    pairs = Pairs()
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue  # csv.DictReader skips blank rows too
+        fields = line.split("\t")
+        if len(fields) > len(header):
+            raise MalformedPredictionsError(
+                f"{path}:{lineno}: {len(fields)} tab-separated fields but the header has {len(header)} "
+                "(a tab inside a field? write JSONL instead)"
+            )
+        if len(fields) <= gt_col:
+            raise MalformedPredictionsError(f"{path}:{lineno}: no 'ground truth' field")
+        if len(fields) <= out_col:
+            pairs.missing_outputs += 1  # counted as an empty output, never dropped
+            out = ""
+        else:
+            out = fields[out_col]
+        if task == "mol2caption" and out.startswith(CLS_PREFIX):
+            out = out[len(CLS_PREFIX) :]
+            pairs.cls_stripped += 1
+        pairs.predictions.append(out)
+        pairs.references.append(fields[gt_col])
+    return pairs
+
+
+def load_pairs(path: str | Path, task: str) -> Pairs:
+    """Read a prediction file (TSV or JSONL, detected by extension or first character)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"prediction file not found: {p}")
+    text = _read_text(p)
+    first = text.lstrip()[:1]
+    if p.suffix in (".jsonl", ".json") or first == "{":
+        pairs = load_jsonl(p, text)
+    else:
+        pairs = load_tsv(p, text, task)
+    if not pairs.predictions:
+        raise MalformedPredictionsError(f"{p}: no prediction rows")
+    return pairs
+
+
+def _fmt(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
+
+
+def render_table(result: MetricResult, path: str) -> str:
+    """A plain-text table: one row per metric, one column per protocol, then counts and the signature."""
+    protocols = list(PROTOCOLS) if result.protocol == "both" else [result.protocol]
+    names = [k for k in result.scores if not k.startswith("strict_")]
+    lines = [f"{path}  ({result.task}, n={result.counts.get('n')})", ""]
+    lines.append(f"{'metric':<14}" + "".join(f"{p:>12}" for p in protocols))
+    for name in names:
+        keys = [f"strict_{name}" if result.protocol == "both" and p == "strict" else name for p in protocols]
+        vals = [result.scores.get(k) for k in keys]
+        arrow = " (lower is better)" if name in LOWER_IS_BETTER else ""
+        lines.append(f"{name:<14}" + "".join(f"{_fmt(v):>12}" for v in vals) + arrow)
+    lines += ["", "counts: " + ", ".join(f"{k}={v}" for k, v in result.counts.items())]
+    lines.append("signature: " + result.signature_string)
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    pairs = load_pairs(args.pred_file, args.task)
+    result = compute(
+        args.task,
+        pairs.predictions,
+        pairs.references,
+        protocol=args.protocol,
+        tokenizer=args.tokenizer,
+        n_jobs=args.n_jobs,
+        fcd=args.fcd,
+        show_progress=args.progress,
+    )
+    result.counts["missing_outputs"] = pairs.missing_outputs
+    if args.task == "mol2caption":
+        result.counts["cls_prefix_stripped"] = pairs.cls_stripped
+    if args.json:
+        payload = {"file": str(args.pred_file), **result.to_dict()}
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render_table(result, str(args.pred_file)) + "\n")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score a prediction file (MolT5 TSV or JSONL) with MolT5-exact metrics",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "pred_file", metavar="PRED_FILE", help="MolT5-format TSV or JSONL of prediction/reference pairs"
+    )
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--protocol", default="molt5", choices=(*PROTOCOLS, "both"), help="default: molt5")
+    p.add_argument(
+        "--json", action="store_true", help="print JSON (scores, counts, signature) instead of a table"
+    )
+    p.add_argument(
+        "--tokenizer",
+        default=None,
+        help="caption tokenizer: HF name or local path (default: SciBERT uncased via $ICMA_BENCH_SCIBERT or HF cache)",
+    )
+    p.add_argument(
+        "--n-jobs", type=int, default=None, help="worker processes (default: all cores for big inputs)"
+    )
+    p.add_argument("--fcd", action="store_true", help="also compute FCD (caption2mol; needs icma-bench[fcd])")
+    p.add_argument("--progress", action="store_true", help="show progress bars")
+    p.set_defaults(func=run)

@@ -1,0 +1,298 @@
+"""Molecule metrics as MolT5's ``mol_translation_metrics.py`` and ``fingerprint_metrics.py`` compute them.
+
+Per SMILES we compute once: RDKit parse (``Chem.MolFromSmiles``; note ``""`` parses to a valid empty molecule), atom
+count, standard InChI, MACCS keys, the RDKit path fingerprint (``Chem.RDKFingerprint`` defaults, passed explicitly),
+and Morgan radius-2 unhashed counts (the generator API; equal to the legacy ``AllChem.GetMorganFingerprint(m, 2)``,
+pinned by a parity test). Tanimoto similarities are then vectorised over packed bits. Reference features are cached
+on disk (``.npy`` + JSON) per reference set, so scoring another model against the same test set only featurises its
+outputs. Featurisation runs on every core.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from Levenshtein import distance as levenshtein
+from rdkit import Chem, DataStructs, rdBase
+from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
+
+from icma_bench.chem import MAX_SMILES_CHARS, quiet_rdkit
+from icma_bench.data import sha256_texts, write_atomic
+from icma_bench.metrics.resources import metrics_cache_dir
+from icma_bench.metrics.workers import map_chunks
+
+logger = logging.getLogger(__name__)
+
+MORGAN_RADIUS = 2
+MACCS_BITS = 167
+RDK_BITS = 2048
+# Chem.RDKFingerprint's defaults (what MolT5 calls), spelled out.
+RDK_ARGS = {
+    "minPath": 1,
+    "maxPath": 7,
+    "fpSize": RDK_BITS,
+    "nBitsPerHash": 2,
+    "useHs": True,
+    "tgtDensity": 0.0,
+}
+FEATURES_VERSION = "1"  # bump when what is cached changes
+
+
+@dataclass
+class MoleculeFeatures:
+    """Features of N SMILES strings. ``n_atoms`` is -1 where RDKit could not parse (or the string was oversized)."""
+
+    n_atoms: np.ndarray  # int64 (N,)
+    oversized: np.ndarray  # bool (N,)
+    inchi: list[str | None]  # None: unparsed or InChI generation raised; "": RDKit returned no InChI
+    maccs: np.ndarray  # uint8 (N, 21): packed bits
+    rdk: np.ndarray  # uint8 (N, 256): packed bits
+    morgan: list[dict[int, int]]  # feature id -> count
+
+    @property
+    def parsed(self) -> np.ndarray:
+        return self.n_atoms >= 0
+
+
+_MORGAN = None
+
+
+def _morgan_generator():
+    global _MORGAN
+    if _MORGAN is None:
+        _MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=MORGAN_RADIUS)
+    return _MORGAN
+
+
+def featurise_smiles(smiles: str) -> tuple:
+    """One SMILES -> (n_atoms, oversized, inchi, maccs bytes, rdk bytes, morgan ids, morgan counts)."""
+    empty = (-1, False, None, bytes(21), bytes(256), (), ())
+    if len(smiles) > MAX_SMILES_CHARS:
+        # NOTE: deviation from MolT5 for outputs over MAX_SMILES_CHARS characters (never a real molecule in these
+        # datasets): counted unparsable instead of spending minutes in RDKit. Counted as `oversized`.
+        return (-1, True, *empty[2:])
+    try:
+        mol = Chem.MolFromSmiles(smiles)
+    except Exception:  # MolT5 wraps this in a bare except and counts the output as bad
+        mol = None
+    if mol is None:
+        return empty
+    try:
+        inchi = Chem.MolToInchi(mol)
+    except Exception:
+        inchi = None
+    maccs = np.zeros(MACCS_BITS, dtype=np.uint8)
+    DataStructs.ConvertToNumpyArray(MACCSkeys.GenMACCSKeys(mol), maccs)
+    rdk = np.zeros(RDK_BITS, dtype=np.uint8)
+    DataStructs.ConvertToNumpyArray(Chem.RDKFingerprint(mol, **RDK_ARGS), rdk)
+    counts = _morgan_generator().GetSparseCountFingerprint(mol).GetNonzeroElements()
+    return (
+        mol.GetNumAtoms(),
+        False,
+        inchi,
+        np.packbits(maccs).tobytes(),
+        np.packbits(rdk).tobytes(),
+        tuple(counts.keys()),
+        tuple(counts.values()),
+    )
+
+
+def _featurise_chunk(smiles: Sequence[str]) -> list[tuple]:
+    with quiet_rdkit():
+        return [featurise_smiles(s) for s in smiles]
+
+
+def build_features(
+    smiles: Sequence[str], *, n_jobs: int = 1, show_progress: bool = False
+) -> MoleculeFeatures:
+    """Featurise each unique SMILES once (on ``n_jobs`` processes) and expand back to the input order."""
+    unique = list(dict.fromkeys(smiles))
+    rows = map_chunks(_featurise_chunk, unique, n_jobs=n_jobs, desc="molecules", show_progress=show_progress)
+    index = {s: i for i, s in enumerate(unique)}
+    order = np.fromiter((index[s] for s in smiles), dtype=np.int64, count=len(smiles))
+    n_atoms = np.array([r[0] for r in rows], dtype=np.int64).reshape(-1)
+    oversized = np.array([r[1] for r in rows], dtype=bool).reshape(-1)
+    maccs = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.uint8).reshape(len(rows), 21)
+    rdk = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.uint8).reshape(len(rows), 256)
+    morgan = [dict(zip(r[5], r[6], strict=False)) for r in rows]
+    return MoleculeFeatures(
+        n_atoms=n_atoms[order],
+        oversized=oversized[order],
+        inchi=[rows[i][2] for i in order],
+        maccs=maccs[order],
+        rdk=rdk[order],
+        morgan=[morgan[i] for i in order],
+    )
+
+
+def _save_npy(path, array: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    write_atomic(path, buf.getvalue())
+
+
+def load_reference_features(
+    references: Sequence[str], *, n_jobs: int = 1, show_progress: bool = False
+) -> MoleculeFeatures:
+    """:func:`build_features` for a reference set, cached on disk (``.npy`` + JSON) by content and RDKit version."""
+    key = sha256_texts([FEATURES_VERSION, rdBase.rdkitVersion, str(MAX_SMILES_CHARS), *references])[:24]
+    folder = metrics_cache_dir() / f"molecules-{key}"
+    meta_path = folder / "meta.json"
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in meta["arrays"]}
+            offsets = arrays["morgan_offsets"]
+            ids, vals = arrays["morgan_ids"].tolist(), arrays["morgan_counts"].tolist()
+            return MoleculeFeatures(
+                n_atoms=arrays["n_atoms"],
+                oversized=arrays["oversized"],
+                inchi=meta["inchi"],
+                maccs=arrays["maccs"],
+                rdk=arrays["rdk"],
+                morgan=[
+                    dict(zip(ids[a:b], vals[a:b], strict=False))
+                    for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=False)
+                ],
+            )
+        except (OSError, ValueError, KeyError):
+            logger.warning("ignoring unreadable molecule cache %s", folder)
+    feats = build_features(references, n_jobs=n_jobs, show_progress=show_progress)
+    lengths = [len(m) for m in feats.morgan]
+    arrays = {
+        "n_atoms": feats.n_atoms,
+        "oversized": feats.oversized,
+        "maccs": feats.maccs,
+        "rdk": feats.rdk,
+        "morgan_ids": np.array([k for m in feats.morgan for k in m], dtype=np.int64),
+        "morgan_counts": np.array([v for m in feats.morgan for v in m.values()], dtype=np.int64),
+        "morgan_offsets": np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64),
+    }
+    for name, array in arrays.items():
+        _save_npy(folder / f"{name}.npy", array)
+    meta = {
+        "arrays": sorted(arrays),
+        "inchi": feats.inchi,
+        "rdkit": rdBase.rdkitVersion,
+        "n": len(references),
+    }
+    write_atomic(meta_path, json.dumps(meta))  # written last: its presence marks a complete cache
+    return feats
+
+
+def compute_bit_tanimoto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise Tanimoto of packed bit rows, as RDKit's ``TanimotoSimilarity`` (0.0 when both are empty)."""
+    common = np.bitwise_count(a & b).sum(axis=1, dtype=np.int64)
+    union = np.bitwise_count(a).sum(axis=1, dtype=np.int64) + np.bitwise_count(b).sum(axis=1, dtype=np.int64)
+    denom = (union - common).astype(np.float64)
+    out = np.zeros(len(a), dtype=np.float64)
+    np.divide(common.astype(np.float64), denom, out=out, where=denom != 0)
+    return out
+
+
+def compute_count_tanimoto(a: dict[int, int], b: dict[int, int]) -> float:
+    """RDKit's ``TanimotoSimilarity`` of two sparse count vectors: sum(min) / (sum a + sum b - sum(min))."""
+    if len(a) > len(b):
+        a, b = b, a
+    common = sum(min(v, b[k]) for k, v in a.items() if k in b)
+    denom = float(sum(a.values()) + sum(b.values()) - common)
+    return 0.0 if abs(denom) < 1e-6 else common / denom
+
+
+def compute_char_bleu_counts(refs: Sequence[str], hyps: Sequence[str]) -> tuple[list, list[int], list[int]]:
+    """Per-pair clipped n-gram counts (orders 1-4) over characters of the raw strings."""
+    from icma_bench.metrics.text import MAX_ORDER, _clipped_counts
+
+    counts = [
+        [_clipped_counts(r, h, n) for n in range(1, MAX_ORDER + 1)] for r, h in zip(refs, hyps, strict=False)
+    ]
+    return counts, [len(h) for h in hyps], [len(r) for r in refs]
+
+
+def compute_molecule_metrics(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    *,
+    protocols: Sequence[str] = ("molt5",),
+    n_jobs: int = 1,
+    show_progress: bool = False,
+) -> dict[str, tuple[dict[str, float], dict[str, int]]]:
+    """Molecule metrics per protocol (``molt5``, ``strict``) from one featurisation: {protocol: (scores, counts)}."""
+    from icma_bench.metrics.text import compute_corpus_bleu
+
+    n = len(predictions)
+    pred = build_features(predictions, n_jobs=n_jobs, show_progress=show_progress)
+    ref = load_reference_features(references, n_jobs=n_jobs, show_progress=show_progress)
+    counts, hyp_lens, ref_lens = compute_char_bleu_counts(references, predictions)
+    # MolT5's default corpus_bleu weights (.25, .25, .25, .25) over characters of the raw strings.
+    (bleu,) = (
+        compute_corpus_bleu(counts, hyp_lens, ref_lens, [(0.25, 0.25, 0.25, 0.25)]) if n else (math.nan,)
+    )
+    lev = (
+        float(np.mean([levenshtein(p, r) for p, r in zip(predictions, references, strict=False)]))
+        if n
+        else math.nan
+    )
+    maccs = compute_bit_tanimoto(pred.maccs, ref.maccs)
+    rdk = compute_bit_tanimoto(pred.rdk, ref.rdk)
+    morgan = np.array(
+        [compute_count_tanimoto(a, b) for a, b in zip(pred.morgan, ref.morgan, strict=False)],
+        dtype=np.float64,
+    )
+    whitespace = np.array([any(c.isspace() for c in p.strip()) for p in predictions], dtype=bool)
+    empty = np.array([not p.strip() for p in predictions], dtype=bool)
+    base_counts = {
+        "n": n,
+        "empty": int(empty.sum()),
+        "unparsable": int((~pred.parsed).sum()),
+        "oversized": int(pred.oversized.sum()),
+        "parsed_no_atoms": int((pred.n_atoms == 0).sum()),
+        "invalid_references": int((ref.n_atoms <= 0).sum()),
+    }
+    out = {}
+    for protocol in protocols:
+        if protocol == "molt5":
+            valid = pred.parsed
+            # MolT5's fingerprint script averages over outputs RDKit parses; it would crash on an unparsable
+            # reference. NOTE: we leave such pairs out of the similarity means instead (counted in
+            # `invalid_references`); MolT5's exact match compares InChIs of both parses, "" == "" included.
+            scored = valid & ref.parsed
+            exact = [
+                a is not None and b is not None and a == b
+                for a, b in zip(pred.inchi, ref.inchi, strict=False)
+            ]
+
+            def mean(sims: np.ndarray, scored: np.ndarray = scored) -> float:
+                return float(np.mean(sims[scored])) if scored.any() else math.nan
+        else:
+            # strict: an empty string, a zero-atom parse, or text with inner whitespace (RDKit reads what follows a
+            # space as a molecule name) is invalid, and every invalid pair scores 0 over all n pairs.
+            valid = pred.parsed & (pred.n_atoms > 0) & ~whitespace
+            scored = valid & (ref.n_atoms > 0)
+            exact = [
+                bool(s) and bool(a) and a == b for s, a, b in zip(scored, pred.inchi, ref.inchi, strict=False)
+            ]
+
+            def mean(sims: np.ndarray, scored: np.ndarray = scored) -> float:
+                return float(np.mean(np.where(scored, sims, 0.0))) if n else math.nan
+
+        scores = {
+            "bleu": bleu,
+            "exact_match": float(np.mean(exact)) if n else math.nan,
+            "levenshtein": lev,
+            "validity": float(np.mean(valid)) if n else math.nan,
+            "maccs_fts": mean(maccs),
+            "rdk_fts": mean(rdk),
+            "morgan_fts": mean(morgan),
+        }
+        proto_counts = {**base_counts, "valid": int(valid.sum()), "invalid": int(n - valid.sum())}
+        proto_counts["exact"] = int(sum(exact))
+        proto_counts["scored_pairs"] = int(scored.sum())
+        out[protocol] = (scores, proto_counts)
+    return out

@@ -1,0 +1,326 @@
+"""Caption metrics exactly as MolT5's ``evaluation/text_translation_metrics.py`` computes them.
+
+BLEU-2/4: NLTK ``corpus_bleu`` on WordPiece tokens (no smoothing); METEOR: mean of NLTK ``meteor_score`` per pair on
+the same tokens; ROUGE-1/2/L: ``rouge_score`` F-measure (no stemmer) on the raw strings, mean over pairs, called as
+MolT5 calls it (``scorer.score(output, ground_truth)``).
+
+Speed without changing a single number: texts are tokenised once per unique string in one batched call (reference
+tokens are cached on disk), NLTK's own ``meteor_score`` runs with a memoised stemmer and a memoised WordNet
+(synonym lists cached on disk per WordNet build), BLEU's clipped n-gram counts (integers, so exact) are summed as
+``corpus_bleu`` sums them and finished by NLTK's own brevity penalty and smoothing, and the per-pair work runs on
+every core. Parity tests pin every number to the reference calls.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from nltk.stem.porter import PorterStemmer
+from nltk.translate.bleu_score import SmoothingFunction, brevity_penalty
+from nltk.translate.meteor_score import meteor_score
+from rapidfuzz.distance import LCSseq
+from rouge_score import rouge_scorer, scoring
+
+from icma_bench.data import sha256_texts, write_atomic
+from icma_bench.metrics.resources import (
+    CaptionTokenizer,
+    compute_resource_sha256,
+    find_wordnet,
+    metrics_cache_dir,
+    package_version,
+)
+from icma_bench.metrics.workers import map_chunks
+
+logger = logging.getLogger(__name__)
+
+MAX_LENGTH = 512  # MolT5's --text_trunc_length
+_DROPPED = frozenset({"[PAD]", "[CLS]", "[SEP]"})  # MolT5 filters these three strings out of every token list
+BLEU_WEIGHTS = ((0.5, 0.5), (0.25, 0.25, 0.25, 0.25))
+MAX_ORDER = 4
+
+
+@dataclass(frozen=True)
+class Tokenised:
+    tokens: list[list[str]]
+    truncated: int  # texts longer than MAX_LENGTH tokens (cut as MolT5 cut them)
+    unknown: int  # texts holding at least one [UNK]
+
+
+def tokenize_captions(texts: Sequence[str], tok: CaptionTokenizer, max_length: int = MAX_LENGTH) -> Tokenised:
+    """WordPiece tokens of each text, as MolT5 gets them (truncated to ``max_length``, [PAD]/[CLS]/[SEP] dropped).
+
+    NOTE: MolT5 calls ``tokenize(text, truncation=True, max_length=512, padding='max_length')``; under transformers 4
+    that truncates to 512 tokens. transformers 5's ``tokenize`` ignores those arguments (no truncation), so we call the
+    tokenizer itself with ``truncation=True, max_length=512, add_special_tokens=False``, which reproduces MolT5's
+    transformers-4 behaviour on every input (identical on all ChEBI-20 captions, which are all < 512 tokens).
+    """
+    unique = list(dict.fromkeys(texts))
+    if not unique:
+        return Tokenised([], 0, 0)
+    enc = tok.tokenizer(unique, add_special_tokens=False, truncation=True, max_length=max_length)
+    table: dict[str, list[str]] = {}
+    truncated_texts: set[str] = set()
+    for text, encoding in zip(unique, enc.encodings, strict=False):
+        table[text] = [t for t in encoding.tokens if t not in _DROPPED]
+        if encoding.overflowing:
+            truncated_texts.add(text)
+    unk = tok.tokenizer.unk_token
+    tokens = [table[t] for t in texts]
+    return Tokenised(
+        tokens=tokens,
+        truncated=sum(t in truncated_texts for t in texts),
+        unknown=sum(unk is not None and unk in toks for toks in tokens),
+    )
+
+
+def load_reference_tokens(references: Sequence[str], tok: CaptionTokenizer) -> Tokenised:
+    """:func:`tokenize_captions` for a reference set, cached on disk (JSON) by tokenizer and content hash."""
+    key = sha256_texts([tok.config_sha256, str(MAX_LENGTH), package_version("tokenizers"), *references])[:24]
+    path = metrics_cache_dir() / f"tokens-{key}.json"
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Tokenised(data["tokens"], data["truncated"], data["unknown"])
+        except (OSError, ValueError, KeyError):
+            logger.warning("ignoring unreadable token cache %s", path)
+    out = tokenize_captions(references, tok)
+    payload = {"tokens": out.tokens, "truncated": out.truncated, "unknown": out.unknown}
+    write_atomic(path, json.dumps(payload, ensure_ascii=False))
+    return out
+
+
+# --- WordNet and stemmer memo tables (read-only in workers, inherited by fork) --------------------------------
+
+
+class _Lemma:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def name(self) -> str:
+        return self._name
+
+
+class _Synset:
+    """All lemma names of a word's synsets as one pseudo-synset: METEOR only takes the union of their names."""
+
+    __slots__ = ("_lemmas",)
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._lemmas = [_Lemma(n) for n in names]
+
+    def lemmas(self) -> list[_Lemma]:
+        return self._lemmas
+
+
+class MemoWordNet:
+    """Answers ``synsets(word)`` from a table of lemma names (what NLTK's METEOR reads of WordNet, nothing more)."""
+
+    def __init__(self, names: dict[str, list[str]], vocabulary: set[str] | None = None) -> None:
+        # NLTK keeps only names without "_" and takes their set: filtering and de-duplicating here is the same set.
+        # With ``vocabulary`` (every word the references can offer), names outside it are dropped too: METEOR only
+        # asks whether a name is an unmatched reference word, so they could never match and the score is unchanged.
+        self._vocabulary = vocabulary
+        self._synsets = {w: _as_synsets(n, vocabulary) for w, n in names.items()}
+
+    def synsets(self, word: str) -> tuple[_Synset, ...]:
+        try:
+            return self._synsets[word]
+        except (
+            KeyError
+        ):  # not pre-computed: ask WordNet itself (never happens through compute_caption_metrics)
+            out = self._synsets[word] = _as_synsets(load_wordnet_names({word})[word], self._vocabulary)
+            return out
+
+
+def _as_synsets(names: Sequence[str], vocabulary: set[str] | None = None) -> tuple[_Synset, ...]:
+    kept = [n for n in dict.fromkeys(names) if "_" not in n and (vocabulary is None or n in vocabulary)]
+    return (_Synset(kept),) if kept else ()
+
+
+class MemoStemmer:
+    """NLTK's ``PorterStemmer`` with a memo table."""
+
+    def __init__(self) -> None:
+        self._stemmer = PorterStemmer()
+        self._table: dict[str, str] = {}
+
+    def stem(self, word: str) -> str:
+        try:
+            return self._table[word]
+        except KeyError:
+            out = self._table[word] = self._stemmer.stem(word)
+            return out
+
+
+def load_wordnet_names(words: set[str]) -> dict[str, list[str]]:
+    """Lemma names of every synset of each word, from a disk cache per WordNet build (WordNet loads only on a miss)."""
+    resource = find_wordnet()
+    key = sha256_texts([compute_resource_sha256(str(resource)), package_version("nltk")])[:24]
+    path = metrics_cache_dir() / f"wordnet-names-{key}.json"
+    table: dict[str, list[str]] = {}
+    if path.is_file():
+        try:
+            table = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            logger.warning("ignoring unreadable WordNet cache %s", path)
+    missing = sorted(words.difference(table))
+    if missing:
+        from nltk.corpus import wordnet
+
+        logger.info("looking up %d words in WordNet (%s)", len(missing), resource)
+        for w in missing:
+            table[w] = [lemma.name() for synset in wordnet.synsets(w) for lemma in synset.lemmas()]
+        write_atomic(path, json.dumps(table, ensure_ascii=False, sort_keys=True))
+    return {w: table[w] for w in words}
+
+
+# --- per-pair work ----------------------------------------------------------------------------------------------
+
+_STATE: dict = {}  # set by compute_caption_metrics before the pool forks
+
+
+def _pair_scores(indices: Sequence[int]) -> list[tuple]:
+    refs, hyps = _STATE["ref_tokens"], _STATE["hyp_tokens"]
+    rref, rhyp = _STATE["ref_rouge"], _STATE["hyp_rouge"]
+    stemmer, wordnet = _STATE["stemmer"], _STATE["wordnet"]
+    out = []
+    for i in indices:
+        ref, hyp = refs[i], hyps[i]
+        meteor = meteor_score([ref], hyp, stemmer=stemmer, wordnet=wordnet)
+        bleu = [_clipped_counts(ref, hyp, n) for n in range(1, MAX_ORDER + 1)]
+        # MolT5: scorer.score(out, gt) -> the output is rouge_score's "target", the ground truth its "prediction".
+        target, prediction = rhyp[i], rref[i]
+        r1 = _rouge_n(target, prediction, 1)
+        r2 = _rouge_n(target, prediction, 2)
+        rl = _rouge_lcs(target, prediction)
+        out.append((meteor, r1, r2, rl, bleu, len(hyp), len(ref)))
+    return out
+
+
+def _ngram_counts(tokens: Sequence[str], n: int) -> Counter:
+    """The n-gram multiset of a token list (what ``nltk.util.ngrams`` / ``rouge_score._create_ngrams`` count)."""
+    return Counter(zip(*(tokens[i:] for i in range(n)), strict=False)) if len(tokens) >= n else Counter()
+
+
+def _clipped_counts(ref: Sequence[str], hyp: Sequence[str], n: int) -> tuple[int, int]:
+    """NLTK ``modified_precision([ref], hyp, n)`` as (numerator, denominator) integers (one reference)."""
+    counts = _ngram_counts(hyp, n)
+    ref_counts = _ngram_counts(ref, n)
+    numerator = sum(min(c, ref_counts[g]) for g, c in counts.items())
+    return numerator, max(1, sum(counts.values()))
+
+
+def _rouge_n(target: list[str], prediction: list[str], n: int) -> float:
+    """``rouge_score``'s ROUGE-N F-measure (its own scoring helper on the same n-gram counts)."""
+    return rouge_scorer._score_ngrams(_ngram_counts(target, n), _ngram_counts(prediction, n)).fmeasure
+
+
+def _rouge_lcs(target: list[str], prediction: list[str]) -> float:
+    """``rouge_score._score_lcs`` F-measure with the LCS length from rapidfuzz (same integer, C speed)."""
+    if not target or not prediction:
+        return 0
+    lcs = LCSseq.similarity(target, prediction)
+    return scoring.fmeasure(lcs / len(prediction), lcs / len(target))
+
+
+def compute_corpus_bleu(
+    counts: Sequence[Sequence[tuple[int, int]]],
+    hyp_lengths: Sequence[int],
+    ref_lengths: Sequence[int],
+    weights: Sequence[tuple[float, ...]],
+) -> list[float]:
+    """NLTK ``corpus_bleu`` (single reference, no smoothing) from per-pair ``modified_precision`` fractions.
+
+    Mirrors ``corpus_bleu`` statement for statement so the float result is identical: numerators and denominators
+    summed per order, brevity penalty on the summed lengths, ``method0`` smoothing, ``exp(fsum(w * log p))``.
+    """
+    order = max(len(w) for w in weights)
+    num = [0] * (order + 1)
+    den = [0] * (order + 1)
+    for pair in counts:
+        for i in range(1, order + 1):
+            num[i] += pair[i - 1][0]
+            den[i] += pair[i - 1][1]
+    # One reference per hypothesis: NLTK's closest_ref_length is that reference's length.
+    hyp_len, ref_len = int(sum(hyp_lengths)), int(sum(ref_lengths))
+    bp = brevity_penalty(ref_len, hyp_len)
+    if num[1] == 0:
+        return [0.0] * len(weights)
+    p_n = [Fraction(num[i], den[i], _normalize=False) for i in range(1, order + 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # method0 warns about orders with no overlap (they count as ~0)
+        p_n = SmoothingFunction().method0(p_n, references=None, hypothesis=None, hyp_len=hyp_len)
+    out = []
+    for weight in weights:
+        s = (w_i * math.log(p_i) for w_i, p_i in zip(weight, p_n, strict=False) if p_i > 0)
+        out.append(bp * math.exp(math.fsum(s)))
+    return out
+
+
+def compute_caption_metrics(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    tok: CaptionTokenizer,
+    *,
+    n_jobs: int = 1,
+    show_progress: bool = False,
+) -> tuple[dict[str, float], dict[str, int]]:
+    """BLEU-2/4, ROUGE-1/2/L and METEOR over a corpus, plus counts (empty outputs, truncations, [UNK]s)."""
+    n = len(predictions)
+    hyp = tokenize_captions(predictions, tok)
+    ref = load_reference_tokens(references, tok)
+    stemmer = MemoStemmer()
+    for toks in (*hyp.tokens, *ref.tokens):
+        for w in toks:
+            stemmer.stem(w.lower())  # METEOR lowercases (str.lower) before stemming
+    # METEOR looks up WordNet synonyms of the *stems* of hypothesis words left unmatched by the exact and stem
+    # stages (NLTK passes the stemmed lists on); pre-compute them all.
+    words = {stemmer.stem(w.lower()) for toks in hyp.tokens for w in toks}
+    ref_words = {stemmer.stem(w.lower()) for toks in ref.tokens for w in toks}
+    rouge_tok = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"])._tokenizer
+    rouge_table = {t: rouge_tok.tokenize(t) for t in dict.fromkeys((*predictions, *references))}
+    _STATE.update(
+        ref_tokens=ref.tokens,
+        hyp_tokens=hyp.tokens,
+        ref_rouge=[rouge_table[t] for t in references],
+        hyp_rouge=[rouge_table[t] for t in predictions],
+        stemmer=stemmer,
+        wordnet=MemoWordNet(load_wordnet_names(words), vocabulary=ref_words),
+    )
+    try:
+        rows = map_chunks(
+            _pair_scores, range(n), n_jobs=n_jobs, desc="caption metrics", show_progress=show_progress
+        )
+    finally:
+        _STATE.clear()
+    if n:
+        meteor, r1, r2, rl, counts, hyp_lens, ref_lens = zip(*rows, strict=False)
+        bleu2, bleu4 = compute_corpus_bleu(counts, hyp_lens, ref_lens, BLEU_WEIGHTS)
+        scores = {
+            "bleu2": bleu2,
+            "bleu4": bleu4,
+            "rouge1": float(np.mean(r1)),
+            "rouge2": float(np.mean(r2)),
+            "rougeL": float(np.mean(rl)),
+            "meteor": float(np.mean(meteor)),
+        }
+    else:
+        scores = dict.fromkeys(("bleu2", "bleu4", "rouge1", "rouge2", "rougeL", "meteor"), math.nan)
+    counts_out = {
+        "n": n,
+        "empty": sum(not p.strip() for p in predictions),
+        "truncated": hyp.truncated,
+        "truncated_references": ref.truncated,
+        "unknown_token_outputs": hyp.unknown,
+    }
+    return scores, counts_out
