@@ -177,8 +177,14 @@ def main() -> None:
         nb, cold, warm = run_ours(test_smiles, pool_smiles, method, (test_cids, pool_cids))
         with quiet_rdkit():
             ref_rows, ref_times = ref_fn(test_smiles, pool_smiles, args.ref_queries)
+        # empty_similarity=0.0: today's RDKit convention, for the bitwise check against today's RDKit
         ours_rows = build_neighbours(
-            test_smiles[: args.ref_queries], pool_smiles, method, len(pool_smiles), cache_dir=False
+            test_smiles[: args.ref_queries],
+            pool_smiles,
+            method,
+            len(pool_smiles),
+            cache_dir=False,
+            empty_similarity=0.0,
         )
         full = np.zeros_like(ref_rows)
         np.put_along_axis(full, ours_rows.indices, ours_rows.scores, axis=1)

@@ -59,7 +59,9 @@ def test_rdkit_fp_matches_fingerprintmols_and_explicit_call():
 
 
 def test_rdkit_fp_similarities_bitwise_equal_fingerprintsimilarity():
-    nb = build_neighbours(SMILES, SMILES, "rdkit_fp", len(SMILES), cache_dir=False, workers=1)
+    # empty_similarity=0.0: today's RDKit convention for two empty fingerprints (the default follows the authors)
+    kw = {"cache_dir": False, "workers": 1, "empty_similarity": 0.0}
+    nb = build_neighbours(SMILES, SMILES, "rdkit_fp", len(SMILES), **kw)
     got = _full(nb, len(SMILES))
     ref_fps = [_fingerprint_mol(Chem.MolFromSmiles(s)) for s in SMILES[:-1]]
     for i, q in enumerate(ref_fps):
@@ -69,8 +71,17 @@ def test_rdkit_fp_similarities_bitwise_equal_fingerprintsimilarity():
     # unparsable SMILES: similarity 0 to everything (and counted)
     assert (got[-1] == 0).all() and (got[:, -1] == 0).all()
     assert nb.invalid_queries == (len(SMILES) - 1,) and nb.invalid_pool == (len(SMILES) - 1,)
-    # two molecules without bonds: RDKit's Tanimoto of two empty fingerprints is 0
+    # two molecules without bonds: rdkit 2026.09's Tanimoto of two empty fingerprints is 0 ...
     assert got[6, 7] == 0.0
+    # ... while the authors' released neighbours score such pairs 1.0: our default reproduces them
+    default = _full(
+        build_neighbours(SMILES, SMILES, "rdkit_fp", len(SMILES), cache_dir=False, workers=1), len(SMILES)
+    )
+    assert default[6, 7] == default[7, 6] == default[6, 6] == 1.0
+    assert (default[-1] == 0).all() and (default[:, -1] == 0).all()  # unparsable: still 0, even vs empty ones
+    mask = np.ones_like(got, dtype=bool)
+    mask[6:8, 6:8] = False
+    assert np.array_equal(default[mask], got[mask])
 
 
 def test_morgan_matches_bulk_tanimoto():

@@ -43,7 +43,12 @@ MORGAN_BITS = 2048
 WORD_BITS = 64
 LEVELS = (64, 128, 256, 512, 1024, 2048)  # sizes a folded RDKit fingerprint can have with minSize=64
 KINDS = ("rdkit_fp", "morgan")
-_CHUNK = 1000  # molecules per worker task
+_CHUNK = 1000
+# NOTE: Tanimoto of two *empty* fingerprints (molecules without bonds: ions, single atoms, salts). The authors'
+# released neighbours score such pairs 1.0 (e.g. test CID 297, methane: ten bond-less neighbours at 1.0), as the
+# RDKit they used did; rdkit 2026.09's TanimotoSimilarity returns 0.0. We default to the authors' 1.0 so that their
+# neighbours are reproduced; pass empty_similarity=0.0 for today's RDKit. Unparsable SMILES score 0 regardless.
+EMPTY_SIMILARITY = 1.0  # molecules per worker task
 
 
 @dataclass(frozen=True)
@@ -170,10 +175,10 @@ def _common_bits(q: np.ndarray, p: np.ndarray) -> np.ndarray:
     return acc.astype(np.int64)
 
 
-def _tanimoto(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # RDKit: x / (y + z - x), and 0.0 when both fingerprints are empty (checked against DataStructs).
+def _tanimoto(c: np.ndarray, a: np.ndarray, b: np.ndarray, empty_similarity: float) -> np.ndarray:
+    # RDKit: x / (y + z - x) on integer counts; `empty_similarity` when both fingerprints are empty.
     denom = (a[:, None] + b[None, :] - c).astype(np.float64)
-    out = np.zeros(c.shape, dtype=np.float64)
+    out = np.full(c.shape, empty_similarity, dtype=np.float64)
     np.divide(c.astype(np.float64), denom, out=out, where=denom > 0)
     return out
 
@@ -184,6 +189,8 @@ def compute_tanimoto_block(
     pool_sizes: np.ndarray,
     pool_table: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
     rows: np.ndarray,
+    *,
+    empty_similarity: float = EMPTY_SIMILARITY,
 ) -> np.ndarray:
     """Similarities [len(rows), n_pool] of the queries ``rows``, each pair compared at min(size_q, size_p) bits."""
     out = np.zeros((rows.shape[0], pool_sizes.shape[0]), dtype=np.float64)
@@ -207,5 +214,5 @@ def compute_tanimoto_block(
             if pw.shape[0] == 0:
                 continue
             c = _common_bits(q_words[qs], pw)
-            out[np.ix_(row_pos[q_idx[qs]], pi)] = _tanimoto(c, q_cnt[qs], pc)
+            out[np.ix_(row_pos[q_idx[qs]], pi)] = _tanimoto(c, q_cnt[qs], pc, empty_similarity)
     return out

@@ -25,10 +25,12 @@ TEXT_METHODS = ("bm25", "sbert")  # queries/pool are captions
 MOLECULE_METHODS = ("rdkit_fp", "morgan")  # queries/pool are SMILES
 ARRAY_METHODS = ("graph",)  # queries/pool are embedding matrices
 # Bump when an algorithm change alters any number: every cached entry then misses and is rebuilt.
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 _OPTIONS = {
     "bm25": {"k1": bm25.K1, "b": bm25.B, "epsilon": bm25.EPSILON},
     "sbert": {"model": dense.DEFAULT_SBERT_MODEL, "batch_size": 64},
+    "rdkit_fp": {"empty_similarity": fingerprint.EMPTY_SIMILARITY},
+    "morgan": {"empty_similarity": fingerprint.EMPTY_SIMILARITY},
 }
 _BLOCK_BYTES = 1 << 25  # ~32 MiB of float64 scores per query block
 
@@ -180,8 +182,17 @@ def _compute(
         p_table = fingerprint.build_level_table(p_fps)
         q_table = p_table if exclude_self else fingerprint.build_level_table(q_fps)
 
+        bad_pool = ~p_fps.valid
+
         def score_fp(rows: np.ndarray) -> np.ndarray:
-            return fingerprint.compute_tanimoto_block(q_fps.sizes, q_table, p_fps.sizes, p_table, rows)
+            s = fingerprint.compute_tanimoto_block(
+                q_fps.sizes, q_table, p_fps.sizes, p_table, rows, empty_similarity=options["empty_similarity"]
+            )
+            s[~q_fps.valid[rows]] = (
+                0.0  # an unparsable SMILES is similar to nothing (its fingerprint is empty)
+            )
+            s[:, bad_pool] = 0.0
+            return s
 
         idx, sc = _search(score_fp, nq, npool, k, desc=method, **common)
         bad_q = tuple(np.flatnonzero(~q_fps.valid).tolist())
@@ -227,7 +238,8 @@ def build_neighbours(
     order, and query ``i`` never retrieves pool item ``i`` (leave-one-out by position; an identical item under
     another id is still retrieved). Ties break by pool order. ``cache_dir``: ``None`` -> the user cache's
     ``neighbours`` folder, ``False`` -> no cache. ``query_ids``/``pool_ids`` (e.g. CIDs) add an ICMA-format text file
-    to the cache entry. ``options``: ``k1``/``b``/``epsilon`` for bm25, ``model``/``batch_size`` for sbert.
+    to the cache entry. ``options``: ``k1``/``b``/``epsilon`` for bm25, ``model``/``batch_size`` for sbert, ``empty_similarity``
+    (Tanimoto of two empty fingerprints, default 1.0 as in the authors' neighbours) for rdkit_fp/morgan.
     """
     if method not in METHODS:
         raise ValueError(f"unknown retrieval method {method!r}; choose one of {list(METHODS)}")
