@@ -115,7 +115,9 @@ def run_reference(inp: dict[str, list[str]], data: Path) -> dict[str, float]:
             )
         )
         morgan.append(
-            DataStructs.TanimotoSimilarity(AllChem.GetMorganFingerprint(g, 2), AllChem.GetMorganFingerprint(m, 2))
+            DataStructs.TanimotoSimilarity(
+                AllChem.GetMorganFingerprint(g, 2), AllChem.GetMorganFingerprint(m, 2)
+            )
         )
     out["maccs_fts"], out["rdk_fts"], out["morgan_fts"] = (float(np.mean(x)) for x in (maccs, rdk, morgan))
     return out
@@ -147,7 +149,9 @@ def run_part(part: str, data: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--part", choices=("reference", "ours-cold", "ours-warm"), help=argparse.SUPPRESS)
