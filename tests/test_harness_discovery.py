@@ -50,7 +50,7 @@ def test_every_shipped_yaml(path):
         assert children and all((REPO / "tasks" / f"{c}.yaml").is_file() for c in children)
         everything = set(hooks.reported_metrics("mol2caption")) | set(hooks.reported_metrics("caption2mol"))
         agg = [a["metric"] for a in cfg["aggregate_metric_list"]]
-        assert len(agg) == len(set(agg)) == len(everything) - 2  # every metric, both protocols, no signature
+        assert len(agg) == len(set(agg)) == len(everything) - 2  # every score of both protocols; no strings
         assert set(agg) <= everything
         assert all(
             a["aggregation"] == "mean" and a["weight_by_size"] is False for a in cfg["aggregate_metric_list"]
@@ -71,7 +71,7 @@ def test_every_shipped_yaml(path):
     assert names == hooks.reported_metrics(kw["direction"])
     for m in cfg["metric_list"]:
         assert m["aggregation"] is hooks.aggregate
-        expected = None if m["metric"].endswith("signature") else not m["metric"].endswith("levenshtein")
+        expected = None if m["metric"] in ("signature", "counts") else not m["metric"].endswith("levenshtein")
         assert m["higher_is_better"] is expected, m["metric"]
     meta = cfg["metadata"]
     assert (meta["shots"], meta["m2c_method"], meta["c2m_method"], meta["reverse"]) == (
@@ -182,3 +182,14 @@ def test_startup_hook_can_be_switched_off():
 def test_installed_pth_hook_is_active():
     assert _run(_PROBE) == "True True True"
     assert "LmEvalWatcher" in _run("import sys; print([type(f).__name__ for f in sys.meta_path])")
+
+
+def test_eval_wrapper_passes_arguments_to_lm_eval(capsys):
+    from icma_bench.cli import build_parser, main
+
+    assert "eval" in build_parser().format_help()
+    assert main(["eval", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: lm-eval")  # lm-eval's own help
+    assert main(["eval", "run", "--bogus-flag"]) == 2  # lm-eval's argparse error code comes back
+    assert sys.argv[0] != "lm_eval"  # restored

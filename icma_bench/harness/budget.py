@@ -150,5 +150,6 @@ def resolve_context_length(name: str, revision: str | None, tokenizer: Any) -> i
 
 
 def _count_tokens(tokenizer: Any, text: str) -> int:
-    # Special tokens included, as lm-eval's tok_batch_encode adds them by default (e.g. a BOS token).
-    return len(tokenizer(text)["input_ids"])
+    # Special tokens included, as lm-eval's tok_batch_encode adds them by default (e.g. a BOS token);
+    # verbose=False: no "longer than the maximum length" warning for the prompts we are about to shorten.
+    return len(tokenizer(text, verbose=False)["input_ids"])

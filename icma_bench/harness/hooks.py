@@ -8,10 +8,10 @@ cache. lm-eval calls ``custom_dataset(**metadata, **dataset_kwargs)``: ``dataset
 context budget (:mod:`icma_bench.harness.budget`), so lm-eval never left-truncates a prompt.
 
 Metrics. The MolT5 metrics are corpus-level (BLEU over the corpus, METEOR/ROUGE means over pairs, fingerprint means
-over valid outputs), so nothing is scored per document. ``process_results`` returns, for the first signature entry,
-the document's full record (task, post-processed prediction, reference) and for every other metric a reference to it
-(metric name, content digest). :data:`aggregate` computes :func:`icma_bench.metrics.compute` once per task and
-protocol when it meets the records, memoised on the digests of the corpus, and answers every other metric of that
+over valid outputs), so nothing is scored per document. ``process_results`` returns, under ``signature``, the
+document's full record (task, post-processed prediction, reference) and for every other metric a reference to it
+(metric name, content digest). :data:`aggregate` computes :func:`icma_bench.metrics.compute` once per task (all
+protocols in one call) when it meets the records, memoised on the digests of the corpus, and answers every other metric of that
 corpus from the memo. The samples log thus holds each prediction once, not once per metric.
 """
 
@@ -30,9 +30,9 @@ logger = logging.getLogger(__name__)
 
 DIRECTIONS = ("mol2caption", "caption2mol")
 VARIANTS = {"icma": "icma", "direct": "direct"}  # task variant -> prompts template
-PROTOCOLS = ("molt5", "strict")
-PROTOCOL_CHOICES = {"both": PROTOCOLS, "molt5": ("molt5",), "strict": ("strict",)}
-SIGNATURE = "signature"
+PROTOCOLS = ("both", "molt5", "strict")
+SIGNATURE = "signature"  # how the numbers were computed (protocol, tokenizer, versions): a string
+COUNTS = "counts"  # the counts behind them (outputs, empty, invalid, ...): a string
 STRICT_PREFIX = "strict_"
 ANSWER_PREFIX = {"mol2caption": "Caption:", "caption2mol": "Molecule:"}
 GALACTICA_TAG = re.compile(r"\[(?:START|END)_(?:I_)?SMILES\]")
@@ -51,12 +51,13 @@ def load_documents(
     c2m_method: str | None = None,
     random_walk_p: float = 0.0,
     random_walk_seed: int = 0,
-    k: int | None = None,
+    candidates: int | None = None,
     reverse: bool = True,
     galactica: bool = False,
     pool_split: str = "train",
     eval_split: str = "test",
     data_path: str | None = None,
+    limit: int | None = None,
     protocol: str = "both",
     budget: int | str | None = "auto",
     max_gen_toks: int = 256,
@@ -80,7 +81,8 @@ def load_documents(
         raise ValueError(f"unknown direction {direction!r}; the task YAML must set one of {DIRECTIONS}")
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; the task YAML must set one of {sorted(VARIANTS)}")
-    protocols = _parse_protocol(protocol)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
     if isinstance(galactica, str) or isinstance(reverse, str):
         raise ValueError("galactica and reverse take true or false (e.g. --metadata galactica=true)")
     if not isinstance(pretrained, str) and pretrained is not None:
@@ -108,7 +110,7 @@ def load_documents(
         shots=0 if template == "direct" else int(shots),
         method=method,
         pool_split=pool_split,
-        k=k,
+        k=None if candidates is None else int(candidates),
         random_walk_p=float(random_walk_p),
         seed=int(random_walk_seed),
         reverse=reverse,
@@ -117,20 +119,15 @@ def load_documents(
         budget=plan.limit,
         count_tokens=plan.count,
         data_path=data_path,
+        limit=None if limit is None else int(limit),
         show_progress=show_progress,
     )
     _check_budget(docs, plan, f"{dataset}/{direction}/{variant}")
     for doc in docs:
-        doc["protocols"] = list(protocols)
+        doc["protocol"] = protocol
         doc["budget"] = plan.describe()
     logger.info("%s %s %s: %d documents, budget %s", dataset, direction, variant, len(docs), plan.describe())
     return {"test": datasets.Dataset.from_list(docs)}
-
-
-def _parse_protocol(protocol: str) -> tuple[str, ...]:
-    if protocol not in PROTOCOL_CHOICES:
-        raise ValueError(f"protocol must be one of {sorted(PROTOCOL_CHOICES)}, got {protocol!r}")
-    return PROTOCOL_CHOICES[protocol]
 
 
 def _check_budget(docs: list[dict], plan, label: str) -> None:
@@ -161,53 +158,40 @@ def extract_answer(text: str | None, direction: str) -> str:
     return GALACTICA_TAG.sub("", line).strip()
 
 
-def metric_key(name: str, protocol: str) -> str:
-    """The reported name of metric ``name`` under ``protocol`` (strict metrics carry the ``strict_`` prefix)."""
-    return name if protocol == "molt5" else f"{STRICT_PREFIX}{name}"
-
-
-def split_metric_key(key: str) -> tuple[str, str]:
-    """Inverse of :func:`metric_key`: ``"strict_bleu2"`` -> ``("strict", "bleu2")``."""
-    if key.startswith(STRICT_PREFIX):
-        return "strict", key[len(STRICT_PREFIX) :]
-    return "molt5", key
-
-
-def reported_metrics(direction: str, protocols: tuple[str, ...] = PROTOCOLS) -> list[str]:
-    """Every key :func:`process_results` returns for ``direction``, in order (the task YAMLs list the same)."""
+def score_keys(direction: str, protocol: str = "both") -> list[str]:
+    """The reported score names: the MolT5 names, ``strict_``-prefixed under the strict protocol."""
     from icma_bench.metrics import metric_names
 
-    keys: list[str] = []
-    for protocol in protocols:
-        keys.append(metric_key(SIGNATURE, protocol))
-        keys.extend(metric_key(name, protocol) for name in metric_names(direction, protocol))
-    return keys
+    if protocol == "strict":  # compute(protocol="strict") names its scores without the prefix
+        return [f"{STRICT_PREFIX}{name}" for name in metric_names(direction, "strict")]
+    return metric_names(direction, protocol)
+
+
+def reported_metrics(direction: str, protocol: str = "both") -> list[str]:
+    """Every key :func:`process_results` returns, in order (each task YAML lists the same for ``both``)."""
+    return [SIGNATURE, COUNTS, *score_keys(direction, protocol)]
 
 
 def process_results(doc: dict, results: list[str]) -> dict[str, Any]:
-    """``process_results`` of every icma task: the record under the first signature key, references elsewhere."""
-    direction = doc["task"]
-    protocols = tuple(doc["protocols"])
+    """``process_results`` of every icma task: the record under ``signature``, a reference to it elsewhere."""
+    direction, protocol = doc["task"], doc["protocol"]
     prediction = extract_answer(results[0] if results else "", direction)
-    digest = _digest(direction, protocols, prediction, doc["target"])
-    out: dict[str, Any] = {}
-    for key in reported_metrics(direction, protocols):
-        if not out:  # the first key (a signature) carries the record; lm-eval aggregates keys in this order
-            out[key] = {
-                "metric": key,
-                "task": direction,
-                "protocols": list(protocols),
-                "prediction": prediction,
-                "reference": doc["target"],
-                "digest": digest,
-            }
-        else:
-            out[key] = (key, digest)
-    return out
+    digest = _digest(direction, protocol, prediction, doc["target"])
+    record = {
+        "task": direction,
+        "protocol": protocol,
+        "prediction": prediction,
+        "reference": doc["target"],
+        "digest": digest,
+    }
+    # The first key carries the record: lm-eval aggregates the keys in the order of this dict.
+    return {
+        key: record if key == SIGNATURE else (key, digest) for key in reported_metrics(direction, protocol)
+    }
 
 
-def _digest(direction: str, protocols: tuple[str, ...], prediction: str, reference: str) -> str:
-    payload = json.dumps([direction, list(protocols), prediction, reference], ensure_ascii=False)
+def _digest(direction: str, protocol: str, prediction: str, reference: str) -> str:
+    payload = json.dumps([direction, protocol, prediction, reference], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
 
 
@@ -219,15 +203,16 @@ def _corpus_key(digests) -> str:
 
 
 class CorpusAggregation:
-    """The ``aggregation`` of every icma metric: scores a corpus once per protocol, answers each metric from that.
+    """The ``aggregation`` of every icma metric: scores a corpus once, answers each metric from that.
 
     lm-eval calls it once per metric with that metric's per-document values, in the order ``process_results``
-    returned the keys; the record-carrying signature comes first, so its call computes and memoises the corpus
-    (by the content digests of its documents) and the other metrics' calls read the memo.
+    returned the keys; ``signature`` comes first with the records, so its call runs
+    :func:`icma_bench.metrics.compute` once for the task (all protocols in one call) and memoises the result by the
+    content digests of the corpus; the other metrics' calls read the memo.
     """
 
     def __init__(self, memo_size: int = 32) -> None:
-        self._memo: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._memo: OrderedDict[str, Any] = OrderedDict()
         self._memo_size = memo_size
 
     def __repr__(self) -> str:  # what lm-eval writes into the results' task configs
@@ -238,41 +223,39 @@ class CorpusAggregation:
             raise ValueError("no documents to aggregate")
         first = items[0]
         if isinstance(first, dict):
-            metric, key = first["metric"], _corpus_key(item["digest"] for item in items)
+            metric, key = SIGNATURE, _corpus_key(item["digest"] for item in items)
             if key not in self._memo:
                 self._remember(key, self._score(items))
         else:
             metric, key = first[0], _corpus_key(item[1] for item in items)
             if key not in self._memo:
                 raise RuntimeError(
-                    f"{metric}: the corpus was not scored yet; the record-carrying signature entry must be aggregated "
-                    "first (keep process_results' key order and every task's metric_list intact)"
+                    f"{metric}: the corpus was not scored yet; the record-carrying `signature` entry must be "
+                    "aggregated first (keep process_results' key order and every task's metric_list intact)"
                 )
-        protocol, name = split_metric_key(metric)
-        result = self._memo[key][protocol]
-        if name == SIGNATURE:
-            return render_signature(result.signature)
-        return float(result.scores[name])
+        result = self._memo[key]
+        if metric == SIGNATURE:
+            return result.signature_string
+        if metric == COUNTS:
+            return "|".join(f"{name}:{value}" for name, value in result.counts.items())
+        if result.protocol == "strict":
+            metric = metric.removeprefix(STRICT_PREFIX)
+        return float(result.scores[metric])
 
-    def _score(self, records: list[dict]) -> dict[str, Any]:
+    def _score(self, records: list[dict]) -> Any:
         from icma_bench.metrics import compute
 
-        direction = records[0]["task"]
-        if any(r["task"] != direction for r in records):
-            raise ValueError("one aggregation mixes documents of different directions")
+        direction, protocol = records[0]["task"], records[0]["protocol"]
+        if any(r["task"] != direction or r["protocol"] != protocol for r in records):
+            raise ValueError("one aggregation mixes documents of different tasks or protocols")
         predictions = [r["prediction"] for r in records]
         references = [r["reference"] for r in records]
-        return {p: compute(direction, predictions, references, protocol=p) for p in records[0]["protocols"]}
+        return compute(direction, predictions, references, protocol=protocol)
 
-    def _remember(self, key: str, results: dict[str, Any]) -> None:
-        self._memo[key] = results
+    def _remember(self, key: str, result: Any) -> None:
+        self._memo[key] = result
         while len(self._memo) > self._memo_size:
             self._memo.popitem(last=False)
-
-
-def render_signature(signature: dict[str, str]) -> str:
-    """A sacrebleu-style one-line signature: ``key:value|key:value`` in key order."""
-    return "|".join(f"{key}:{value}" for key, value in sorted(signature.items()))
 
 
 #: The single aggregation object the task YAMLs name: ``aggregation: !function icma_bench.harness.hooks.aggregate``.

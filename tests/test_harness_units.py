@@ -1,0 +1,185 @@
+"""Harness units: answer post-processing, the corpus aggregation, the baselines, the context budget."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from test_e2e_harness import build_tiny_gpt2
+
+from icma_bench.harness.budget import Budget, resolve_budget
+from icma_bench.harness.hooks import CorpusAggregation, extract_answer, process_results, reported_metrics
+from icma_bench.harness.models import CopyModel, EchoModel, parse_query, parse_shot_answers
+from icma_bench.metrics import metric_names as metrics_names
+from icma_bench.prompts import render_prompt
+
+# ------------------------------------------------------------------------------------------ post-processing
+
+
+@pytest.mark.parametrize(
+    ("text", "direction", "expected"),
+    [
+        (" \nCaption: The molecule is an acid.\n\nGenerate", "mol2caption", "The molecule is an acid."),
+        ("Caption:The molecule is x", "mol2caption", "The molecule is x"),
+        ("The molecule is x\nCaption: y", "mol2caption", "The molecule is x"),
+        ("Molecule: [START_I_SMILES]CCO[END_I_SMILES]\n", "caption2mol", "CCO"),
+        ("[START_SMILES]C(=O)O[END_SMILES]", "caption2mol", "C(=O)O"),
+        ("Caption: CCO", "caption2mol", "Caption: CCO"),  # the other direction's prefix is part of the answer
+        ("Molecule: CCO", "mol2caption", "Molecule: CCO"),
+        ("Caption:", "mol2caption", ""),
+        ("\n\n  \n", "mol2caption", ""),
+        ("", "caption2mol", ""),
+        (None, "caption2mol", ""),
+    ],
+)
+def test_extract_answer(text, direction, expected):
+    assert extract_answer(text, direction) == expected
+
+
+# ------------------------------------------------------------------------------------------ aggregation
+
+CAPTIONS = ["The molecule is an alcohol.", "The molecule is a carboxylic acid anion.", "It is a ketone."]
+SMILES = ["CCO", "CC(=O)[O-]", "CC(C)=O"]
+
+
+def _docs(direction: str, targets: list[str], protocol="both") -> list[dict]:
+    return [{"task": direction, "target": t, "protocol": protocol} for t in targets]
+
+
+def _aggregate_like_lm_eval(direction, outputs, targets, protocol="both"):
+    """What lm-eval does: process_results per doc, then one aggregation call per key, in key order."""
+    agg = CorpusAggregation()
+    per_doc = [
+        process_results(d, [o]) for d, o in zip(_docs(direction, targets, protocol), outputs, strict=True)
+    ]
+    return {key: agg([r[key] for r in per_doc]) for key in per_doc[0]}
+
+
+@pytest.mark.parametrize(
+    ("direction", "outputs", "targets"),
+    [
+        ("mol2caption", ["Caption: The molecule is an alcohol.", "\nCaption: It is an acid.", ""], CAPTIONS),
+        ("caption2mol", ["Molecule: CCO", "CC(=O)O", "not a molecule"], SMILES),
+    ],
+)
+@pytest.mark.parametrize("protocol", ["both", "strict"])
+def test_aggregation_equals_one_direct_compute(monkeypatch, direction, outputs, targets, protocol):
+    import icma_bench.metrics as metrics
+
+    calls = []
+    real = metrics.compute
+
+    def counting(task, predictions, references, **kw):
+        calls.append(kw["protocol"])
+        return real(task, predictions, references, **kw)
+
+    monkeypatch.setattr(metrics, "compute", counting)
+    got = _aggregate_like_lm_eval(direction, outputs, targets, protocol)
+    assert calls == [protocol]  # once per task, not once per metric
+    assert list(got) == reported_metrics(direction, protocol)
+    predictions = [extract_answer(o, direction) for o in outputs]
+    ref = real(direction, predictions, targets, protocol=protocol)
+    assert got["signature"] == ref.signature_string and f"protocol:{protocol}" in got["signature"]
+    assert got["counts"] == "|".join(f"{k}:{v}" for k, v in ref.counts.items())
+    prefix = "strict_" if protocol == "strict" else ""
+    for name, value in ref.scores.items():
+        assert got[f"{prefix}{name}"] == pytest.approx(value, nan_ok=True), name
+    assert len(got) == 2 + len(ref.scores)
+
+
+def test_reported_metrics_per_protocol():
+    assert reported_metrics("mol2caption", "molt5") == ["signature", "counts", *metrics_names("mol2caption")]
+    strict = reported_metrics("caption2mol", "strict")
+    assert strict[2:] == [f"strict_{n}" for n in metrics_names("caption2mol")]
+    assert reported_metrics("caption2mol") == ["signature", "counts", *metrics_names("caption2mol", "both")]
+
+
+def test_process_results_logs_the_prediction_once():
+    out = process_results(_docs("mol2caption", CAPTIONS[:1])[0], ["Caption: The molecule is an alcohol.\n"])
+    first, *rest = out.values()
+    assert first["prediction"] == "The molecule is an alcohol." and first["reference"] == CAPTIONS[0]
+    assert all(isinstance(v, tuple) and v[1] == first["digest"] for v in rest)
+
+
+def test_aggregation_refuses_an_unscored_corpus():
+    out = process_results(_docs("mol2caption", CAPTIONS[:1])[0], ["x"])
+    with pytest.raises(RuntimeError, match="not scored yet"):
+        CorpusAggregation()([out["bleu2"]])
+
+
+# ------------------------------------------------------------------------------------------ baselines
+
+
+def _prompt(
+    direction, template="icma", shots=(("CCO", "The molecule is ethanol."), ("CC", "It is ethane.")), **kw
+):
+    query = "CC(=O)O" if direction == "mol2caption" else "The molecule is acetic acid."
+    return render_prompt(direction, query, shots if template == "icma" else (), template=template, **kw)
+
+
+def test_copy_model_answers_with_the_most_similar_shot():
+    m2c, c2m = _prompt("mol2caption"), _prompt("caption2mol")
+    assert parse_shot_answers(m2c) == ["It is ethane.", "The molecule is ethanol."]  # reversed: rank 1 last
+    assert CopyModel().answer(m2c) == "The molecule is ethanol."
+    assert CopyModel().answer(c2m) == "CCO"
+    assert CopyModel(reverse=False).answer(_prompt("caption2mol", reverse=False)) == "CCO"
+    assert CopyModel().answer(_prompt("mol2caption", "direct")) == ""
+    assert CopyModel().answer(_prompt("mol2caption", shots=())) == ""
+    galactica = CopyModel().answer(_prompt("caption2mol", galactica=True))
+    assert (
+        galactica == "[START_I_SMILES]CCO[END_I_SMILES]" and extract_answer(galactica, "caption2mol") == "CCO"
+    )
+    with pytest.raises(ValueError, match="reverse"):
+        CopyModel(reverse="no")
+
+
+@pytest.mark.parametrize("template", ["icma", "direct"])
+def test_echo_model_answers_with_the_query(template):
+    assert EchoModel().answer(_prompt("mol2caption", template)) == "CC(=O)O"
+    assert EchoModel().answer(_prompt("caption2mol", template)) == "The molecule is acetic acid."
+    assert parse_query("Some other prompt") == ""
+
+
+def test_baselines_only_generate():
+    with pytest.raises(NotImplementedError, match="only generates"):
+        CopyModel(pretrained="x", batch_size=1, device="cpu").loglikelihood([])
+
+
+# ------------------------------------------------------------------------------------------ budget
+
+
+def test_budget_without_tokenizer(caplog):
+    assert resolve_budget("off", pretrained="gpt2") == Budget(None, "tokens", None, "budget=off")
+    assert resolve_budget("auto", pretrained="icma-copy").limit is None  # a baseline's label: nothing to load
+    plan = resolve_budget(300, pretrained="icma-copy")
+    assert (plan.limit, plan.unit, plan.count) == (300, "characters", None)
+    with caplog.at_level(logging.WARNING, logger="icma_bench.harness.budget"):
+        assert resolve_budget("auto", pretrained="/nonexistent/model").limit is None
+    assert "no tokenizer could be loaded" in caplog.text
+
+
+@pytest.mark.parametrize("bad", [0, -5, "many", 2.5, True])
+def test_budget_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="budget must be"):
+        resolve_budget(bad)
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2(tmp_path_factory):
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny_gpt2"))
+
+
+def test_budget_with_a_tokenizer(tiny_gpt2):
+    plan = resolve_budget("auto", pretrained=str(tiny_gpt2), max_gen_toks=32)
+    assert (plan.limit, plan.unit) == (700 - 32, "tokens")  # n_positions of the saved config
+    assert plan.count("CCO\n") == 4  # one token per character
+    assert resolve_budget("auto", pretrained=str(tiny_gpt2), max_length=100, max_gen_toks=32).limit == 68
+    assert (
+        resolve_budget(
+            "auto", pretrained="x", tokenizer=str(tiny_gpt2), max_model_len=90, max_gen_toks=10
+        ).limit
+        == 80
+    )
+    assert resolve_budget(50, pretrained=str(tiny_gpt2)).limit == 50
+    with pytest.raises(ValueError, match="no room"):
+        resolve_budget("auto", pretrained=str(tiny_gpt2), max_length=16, max_gen_toks=32)
