@@ -183,3 +183,50 @@ def test_budget_with_a_tokenizer(tiny_gpt2):
     assert resolve_budget(50, pretrained=str(tiny_gpt2)).limit == 50
     with pytest.raises(ValueError, match="no room"):
         resolve_budget("auto", pretrained=str(tiny_gpt2), max_length=16, max_gen_toks=32)
+
+
+# ------------------------------------------------------------------------------------------ documents
+
+
+def test_load_documents_builds_the_eval_split(shared_data):
+    from icma_bench.harness.hooks import load_documents
+
+    common = {"dataset": "chebi20", "data_path": str(shared_data), "pool_split": "validation", "limit": 3}
+    icma = load_documents(direction="caption2mol", variant="icma", pretrained="icma-copy", **common)["test"]
+    direct = load_documents(direction="mol2caption", variant="direct", shots=5, **common)["test"]
+    assert len(icma) == len(direct) == 3
+    assert [len(d["shots"]) for d in icma] == [2, 2, 2] and icma[0]["protocol"] == "both"
+    assert icma[0]["method"] == "bm25" and icma[0]["budget"] == "unlimited"
+    assert direct[0]["shots"] == [] and direct[0]["prompt"].startswith(
+        "Generate a caption for the molecule: "
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"protocol": "lenient"}, "protocol must be"),
+        ({"galactica": "yes"}, "true or false"),
+        ({"variant": "x"}, "variant"),
+    ],
+)
+def test_load_documents_rejects_bad_overrides(override, message):
+    from icma_bench.harness.hooks import load_documents
+
+    kwargs = {"dataset": "chebi20", "direction": "mol2caption", "variant": "icma", **override}
+    with pytest.raises(ValueError, match=message):
+        load_documents(**kwargs)
+
+
+def test_group_warning_filter_only_hides_icma_groups():
+    from icma_bench.harness.discovery import _ExpectedGroupWarnings
+
+    def record(msg):
+        return logging.LogRecord("lm_eval.api.group", logging.WARNING, __file__, 1, msg, None, None)
+
+    keep = _ExpectedGroupWarnings().filter
+    assert not keep(
+        record("Group 'icma_chebi20': metric 'bleu2,none' is missing in 1/2 tasks. Missing in: x")
+    )
+    assert keep(record("Group 'mmlu': metric 'acc,none' is missing in 1/2 tasks. Missing in: x"))
+    assert keep(record("Group 'icma': no values found for metric 'x,none' across any tasks."))
