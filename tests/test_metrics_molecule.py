@@ -191,3 +191,39 @@ def test_chebi20_doubled_backslash_references_score_perfectly(shared_data):
     assert result.scores["exact_match"] == 1.0 and result.scores["validity"] == 1.0
     assert result.scores["maccs_fts"] == result.scores["rdk_fts"] == result.scores["morgan_fts"] == 1.0
     assert result.scores["levenshtein"] > 0 and result.scores["bleu"] < 1.0  # raw strings differ
+
+
+def test_exact_match_parity_on_hard_pairs(shared_data):
+    """InChI is computed only where the heavy-atom compositions agree: prove the exact-match count still equals
+    MolT5's loop on pairs built to be hard — isomers with the same composition, canonical rewrites, protonation
+    states (same InChI skeleton, different formula), molecules InChI cannot encode, empty outputs."""
+    from collections import defaultdict
+
+    from icma_bench.data import load_split
+    from icma_bench.metrics.molecule import heavy_atoms
+
+    test = load_split("chebi20", "test", shared_data / "chebi20" / "molt5" / "test.txt")[:150]
+    by_heavy = defaultdict(list)
+    for r in test:
+        by_heavy[heavy_atoms(Chem.MolFromSmiles(r.smiles))].append(r.smiles)
+    pairs = []
+    for r in test:
+        mol = Chem.MolFromSmiles(r.smiles)
+        same = [s for s in by_heavy[heavy_atoms(mol)] if s != r.smiles]
+        pairs.append((r.smiles, Chem.MolToSmiles(mol)))  # canonical rewrite: a match
+        pairs.append((r.smiles, same[0] if same else "CCO"))  # an isomer (or a miss)
+        pairs.append((r.smiles, Chem.MolToSmiles(Chem.AddHs(mol))))  # explicit hydrogens: a match
+    pairs += [
+        ("CC(=O)O", "CC(=O)[O-]"),  # acid vs conjugate base: standard InChI differs only by /p
+        ("CC(=O)[O-].[Na+]", "CC(=O)O.[Na]"),
+        ("*C", "*C"),  # InChI gives "" for both: MolT5 counts a match
+        ("*C", ""),  # empty molecule also gives "": a match in MolT5 too
+        ("*CC", "C1CC1"),
+        ("CCO", ""),
+    ]
+    expected = _molt5_reference(pairs)["exact_match"]
+    result = compute("caption2mol", [o for _, o in pairs], [g for g, _ in pairs], protocol="both", n_jobs=2)
+    assert result.scores["exact_match"] == expected
+    assert 0.6 < expected < 1.0
+    # strict needs non-empty, equal InChIs: the four '*' / empty pairs cannot match there.
+    assert result.counts["strict_exact"] == result.counts["exact"] - 2

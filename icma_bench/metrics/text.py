@@ -280,13 +280,13 @@ def compute_caption_metrics(
     hyp = tokenize_captions(predictions, tok)
     ref = load_reference_tokens(references, tok)
     stemmer = MemoStemmer()
-    for toks in (*hyp.tokens, *ref.tokens):
-        for w in toks:
-            stemmer.stem(w.lower())  # METEOR lowercases (str.lower) before stemming
+    # METEOR lowercases (str.lower) before stemming; stem each distinct word once, before the workers fork.
+    hyp_vocab = {w.lower() for toks in hyp.tokens for w in toks}
+    ref_vocab = {w.lower() for toks in ref.tokens for w in toks}
     # METEOR looks up WordNet synonyms of the *stems* of hypothesis words left unmatched by the exact and stem
     # stages (NLTK passes the stemmed lists on); pre-compute them all.
-    words = {stemmer.stem(w.lower()) for toks in hyp.tokens for w in toks}
-    ref_words = {stemmer.stem(w.lower()) for toks in ref.tokens for w in toks}
+    words = {stemmer.stem(w) for w in hyp_vocab}
+    ref_words = {stemmer.stem(w) for w in ref_vocab}
     rouge_tok = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"])._tokenizer
     rouge_table = {t: rouge_tok.tokenize(t) for t in dict.fromkeys((*predictions, *references))}
     _STATE.update(
