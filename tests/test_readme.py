@@ -22,8 +22,12 @@ def test_readme_quickstart_runs(shared_data, tmp_path):
     script = _quickstart_block()
     assert "lm_eval --model" in script and "icma-bench score" in script and "icma-bench prompts" in script
     # Run from a scratch folder: point the README's relative paths at the real locations.
-    script = script.replace("../shared/data", str(shared_data)).replace("tests/fixtures", str(REPO / "tests/fixtures"))
-    env = {k: v for k, v in os.environ.items() if k not in ("NLTK_DATA", "ICMA_BENCH_SCIBERT", "ICMA_BENCH_DATA")}
+    script = script.replace("../shared/data", str(shared_data)).replace(
+        "tests/fixtures", str(REPO / "tests/fixtures")
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("NLTK_DATA", "ICMA_BENCH_SCIBERT", "ICMA_BENCH_DATA")
+    }
     proc = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=tmp_path,
@@ -36,9 +40,14 @@ def test_readme_quickstart_runs(shared_data, tmp_path):
     results = list((tmp_path / "results").rglob("results_*.json"))
     assert len(results) == 1
     data = json.loads(results[0].read_text())
-    for task, metric in (("icma_chebi20_mol2caption", "bleu4"), ("icma_chebi20_caption2mol", "strict_validity")):
+    for task, metric in (
+        ("icma_chebi20_mol2caption", "bleu4"),
+        ("icma_chebi20_caption2mol", "strict_validity"),
+    ):
         assert isinstance(data["results"][task][f"{metric},none"], float)
     assert list((tmp_path / "results").rglob("samples_icma_chebi20_caption2mol_*.jsonl"))
     prompts = [json.loads(line) for line in (tmp_path / "prompts.jsonl").read_text().splitlines()]
-    assert len(prompts) == 5 and all(p["prompt"].startswith("Generate a molecule for the caption:") for p in prompts)
+    assert len(prompts) == 5 and all(
+        p["prompt"].startswith("Generate a molecule for the caption:") for p in prompts
+    )
     assert "exact_match" in proc.stdout and "strict" in proc.stdout
