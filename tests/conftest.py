@@ -14,6 +14,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Offline resources for every test (set before any library reads them).
 os.environ.setdefault("NLTK_DATA", str(SHARED_DATA / "nltk_data"))
 os.environ.setdefault("ICMA_BENCH_SCIBERT", str(SHARED_DATA / "scibert_scivocab_uncased"))
+os.environ.setdefault("ICMA_BENCH_T5_TOKENIZER", str(SHARED_DATA / "molt5_t5_tokenizer"))
 os.environ.setdefault("ICMA_BENCH_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -41,7 +41,12 @@ def test_score_table_both_protocols(capsys):
     path = FIXTURES / "metrics" / "mol2caption.tsv"
     assert main(["score", str(path), "--task", "mol2caption", "--protocol", "both"]) == 0
     text = capsys.readouterr().out
-    assert "molt5" in text and "strict" in text and "bleu4" in text and "signature: protocol:both" in text
+    assert (
+        "molt5" in text
+        and "strict" in text
+        and "bleu4" in text
+        and "signature: protocol:molt5+strict" in text
+    )
     assert "cls_prefix_stripped=1" in text
 
 

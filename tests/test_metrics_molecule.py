@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 from conftest import FIXTURES
-from Levenshtein import distance as lev
+from molt5_reference import molt5_molecule_reference
 from nltk.translate.bleu_score import corpus_bleu
 from rdkit import Chem, DataStructs, RDLogger
 from rdkit.Chem import AllChem, MACCSkeys
@@ -31,53 +31,6 @@ def _read_molt5(path):
         return [(row["ground truth"], row["output"] or "") for row in reader]
 
 
-def _molt5_reference(pairs):
-    """mol_translation_metrics.evaluate + fingerprint_metrics.evaluate, as written (legacy Morgan call)."""
-    bleu = corpus_bleu([[list(gt)] for gt, _ in pairs], [list(out) for _, out in pairs])
-    num_exact = 0
-    for gt, out in pairs:
-        try:
-            if Chem.MolToInchi(Chem.MolFromSmiles(out)) == Chem.MolToInchi(Chem.MolFromSmiles(gt)):
-                num_exact += 1
-        except Exception:
-            pass
-    levs = [lev(out, gt) for gt, out in pairs]
-    outputs, bad = [], 0
-    for gt, out in pairs:
-        try:
-            gt_m, ot_m = Chem.MolFromSmiles(gt), Chem.MolFromSmiles(out)
-            if ot_m is None:
-                raise ValueError("Bad SMILES")
-            outputs.append((gt_m, ot_m))
-        except Exception:
-            bad += 1
-    maccs = [
-        DataStructs.FingerprintSimilarity(
-            MACCSkeys.GenMACCSKeys(g), MACCSkeys.GenMACCSKeys(o), metric=DataStructs.TanimotoSimilarity
-        )
-        for g, o in outputs
-    ]
-    rdk = [
-        DataStructs.FingerprintSimilarity(
-            Chem.RDKFingerprint(g), Chem.RDKFingerprint(o), metric=DataStructs.TanimotoSimilarity
-        )
-        for g, o in outputs
-    ]
-    morgan = [
-        DataStructs.TanimotoSimilarity(AllChem.GetMorganFingerprint(g, 2), AllChem.GetMorganFingerprint(o, 2))
-        for g, o in outputs
-    ]
-    return {
-        "bleu": bleu,
-        "exact_match": num_exact / len(pairs),
-        "levenshtein": np.mean(levs),
-        "validity": len(outputs) / (len(outputs) + bad),
-        "maccs_fts": np.mean(maccs),
-        "rdk_fts": np.mean(rdk),
-        "morgan_fts": np.mean(morgan),
-    }
-
-
 @pytest.fixture(scope="module")
 def pairs():
     return _read_molt5(FIXTURES / "metrics" / "caption2mol.tsv")
@@ -86,7 +39,7 @@ def pairs():
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_molecule_parity_with_molt5_scripts(pairs, n_jobs, monkeypatch):
     monkeypatch.setattr("icma_bench.metrics.workers.MIN_PARALLEL_ITEMS", 1)
-    expected = _molt5_reference(pairs)
+    expected = molt5_molecule_reference(pairs)
     result = compute("caption2mol", [o for _, o in pairs], [g for g, _ in pairs], n_jobs=n_jobs)
     assert list(result.scores) == metric_names("caption2mol")
     for name, value in expected.items():
@@ -221,7 +174,7 @@ def test_exact_match_parity_on_hard_pairs(shared_data):
         ("*CC", "C1CC1"),
         ("CCO", ""),
     ]
-    expected = _molt5_reference(pairs)["exact_match"]
+    expected = molt5_molecule_reference(pairs)["exact_match"]
     result = compute("caption2mol", [o for _, o in pairs], [g for g, _ in pairs], protocol="both", n_jobs=2)
     assert result.scores["exact_match"] == expected
     assert 0.6 < expected < 1.0

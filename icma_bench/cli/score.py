@@ -15,7 +15,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from icma_bench.metrics import LOWER_IS_BETTER, PROTOCOLS, TASKS, MetricResult, compute
+from icma_bench.metrics import (
+    CAPTION_METRICS,
+    LOWER_IS_BETTER,
+    MOLECULE_METRICS,
+    TASKS,
+    MetricResult,
+    compute,
+    parse_protocols,
+)
 
 CLS_PREFIX = "[CLS] "  # MolT5's caption script strips it from outputs before scoring
 
@@ -30,6 +38,7 @@ class Pairs:
     references: list[str] = field(default_factory=list)
     missing_outputs: int = 0
     cls_stripped: int = 0
+    blank_rows: int = 0
 
 
 def _read_text(path: Path) -> str:
@@ -79,10 +88,17 @@ def load_tsv(path: Path, text: str, task: str) -> Pairs:
         )
     gt_col, out_col = header.index("ground truth"), header.index("output")
     pairs = Pairs()
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue  # csv.DictReader skips blank rows too
+    body = lines[1:]
+    if body and body[-1] == "":
+        body = body[:-1]  # the newline that ends the last row
+    for lineno, line in enumerate(body, start=2):
+        if line == "":
+            continue  # csv.DictReader skips empty lines (and only those)
         fields = line.split("\t")
+        if not line.strip():
+            # NOTE: a row of only tabs or spaces is a row to MolT5's csv reader (empty fields): scored, counted.
+            pairs.blank_rows += 1
+            fields = fields + [""] * (len(header) - len(fields))
         if len(fields) > len(header):
             raise MalformedPredictionsError(
                 f"{path}:{lineno}: {len(fields)} tab-separated fields but the header has {len(header)} "
@@ -125,15 +141,17 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
 
 
+_BASE_NAMES = frozenset((*CAPTION_METRICS, *MOLECULE_METRICS, "fcd"))
+
+
 def render_table(result: MetricResult, path: str) -> str:
     """A plain-text table: one row per metric, one column per protocol, then counts and the signature."""
-    protocols = list(PROTOCOLS) if result.protocol == "both" else [result.protocol]
-    names = [k for k in result.scores if not k.startswith("strict_")]
+    protocols = result.protocols
+    names = [k for k in result.scores if result.key(k, protocols[0]) == k and k in _BASE_NAMES]
     lines = [f"{path}  ({result.task}, n={result.counts.get('n')})", ""]
     lines.append(f"{'metric':<14}" + "".join(f"{p:>12}" for p in protocols))
     for name in names:
-        keys = [f"strict_{name}" if result.protocol == "both" and p == "strict" else name for p in protocols]
-        vals = [result.scores.get(k) for k in keys]
+        vals = [result.scores.get(result.key(name, p)) for p in protocols]
         arrow = " (lower is better)" if name in LOWER_IS_BETTER else ""
         lines.append(f"{name:<14}" + "".join(f"{_fmt(v):>12}" for v in vals) + arrow)
     lines += ["", "counts: " + ", ".join(f"{k}={v}" for k, v in result.counts.items())]
@@ -154,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         show_progress=args.progress,
     )
     result.counts["missing_outputs"] = pairs.missing_outputs
+    result.counts["blank_rows"] = pairs.blank_rows
     if args.task == "mol2caption":
         result.counts["cls_prefix_stripped"] = pairs.cls_stripped
     if args.json:
@@ -162,6 +181,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_table(result, str(args.pred_file)) + "\n")
     return 0
+
+
+def _protocol_arg(value: str) -> str:
+    try:
+        return "+".join(parse_protocols(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -175,7 +201,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "pred_file", metavar="PRED_FILE", help="MolT5-format TSV or JSONL of prediction/reference pairs"
     )
     p.add_argument("--task", required=True, choices=TASKS)
-    p.add_argument("--protocol", default="molt5", choices=(*PROTOCOLS, "both"), help="default: molt5")
+    p.add_argument(
+        "--protocol",
+        default="molt5",
+        type=_protocol_arg,
+        help="molt5 (MolT5's scripts, default), icma (ICMA/MolReGPT: T5 caption tokenizer), strict; "
+        "several joined by '+', 'both' (molt5+strict) or 'all'",
+    )
     p.add_argument(
         "--json", action="store_true", help="print JSON (scores, counts, signature) instead of a table"
     )

@@ -11,8 +11,9 @@ from icma_bench.metrics.protocols import (
     MetricResult,
     compute,
     metric_names,
+    parse_protocols,
 )
-from icma_bench.metrics.resources import ResourceNotFoundError, load_caption_tokenizer
+from icma_bench.metrics.resources import ResourceNotFoundError, load_caption_tokenizer, load_icma_tokenizer
 
 __all__ = [
     "CAPTION_METRICS",
@@ -24,5 +25,7 @@ __all__ = [
     "ResourceNotFoundError",
     "compute",
     "load_caption_tokenizer",
+    "load_icma_tokenizer",
     "metric_names",
+    "parse_protocols",
 ]

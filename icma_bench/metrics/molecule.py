@@ -25,6 +25,7 @@ from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
 
 from icma_bench.chem import MAX_SMILES_CHARS, quiet_rdkit
 from icma_bench.data import sha256_texts, write_atomic
+from icma_bench.metrics.bleu import MAX_ORDER, compute_corpus_bleu
 from icma_bench.metrics.resources import metrics_cache_dir
 from icma_bench.metrics.workers import map_chunks
 
@@ -231,18 +232,22 @@ def load_reference_features(
     return feats
 
 
-def compute_bit_tanimoto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise Tanimoto of packed bit rows, as RDKit's ``TanimotoSimilarity`` (0.0 when both are empty)."""
+def compute_bit_tanimoto(a: np.ndarray, b: np.ndarray, empty_similarity: float = 0.0) -> np.ndarray:
+    """Row-wise Tanimoto of packed bit rows, as RDKit's ``TanimotoSimilarity``; two empty rows score
+    ``empty_similarity`` (RDKit >= 2025.09: 0.0; every earlier RDKit, and so the literature: 1.0)."""
     common = np.bitwise_count(a & b).sum(axis=1, dtype=np.int64)
     union = np.bitwise_count(a).sum(axis=1, dtype=np.int64) + np.bitwise_count(b).sum(axis=1, dtype=np.int64)
     denom = (union - common).astype(np.float64)
-    out = np.zeros(len(a), dtype=np.float64)
+    out = np.full(len(a), float(empty_similarity), dtype=np.float64)
     np.divide(common.astype(np.float64), denom, out=out, where=denom != 0)
     return out
 
 
 def compute_count_tanimoto(a: dict[int, int], b: dict[int, int]) -> float:
-    """RDKit's ``TanimotoSimilarity`` of two sparse count vectors: sum(min) / (sum a + sum b - sum(min))."""
+    """RDKit's ``TanimotoSimilarity`` of two sparse count vectors: sum(min) / (sum a + sum b - sum(min)).
+
+    Two empty count vectors score 0.0 in every RDKit version (``TverskySimilarity``'s ``denom < 1e-6`` branch,
+    checked on rdkit 2025.03 and 2026.09), so no convention applies here."""
     if len(a) > len(b):
         a, b = b, a
     common = sum(min(v, b[k]) for k, v in a.items() if k in b)
@@ -261,8 +266,6 @@ def _char_clipped_counts(ref: str, hyp: str, n: int) -> tuple[int, int]:
 
 def compute_char_bleu_counts(refs: Sequence[str], hyps: Sequence[str]) -> tuple[list, list[int], list[int]]:
     """Per-pair clipped n-gram counts (orders 1-4) over characters of the raw strings."""
-    from icma_bench.metrics.text import MAX_ORDER
-
     counts = [
         [_char_clipped_counts(r, h, n) for n in range(1, MAX_ORDER + 1)]
         for r, h in zip(refs, hyps, strict=False)
@@ -275,12 +278,18 @@ def compute_molecule_metrics(
     references: Sequence[str],
     *,
     protocols: Sequence[str] = ("molt5",),
+    empty_similarity: dict[str, float] | None = None,
     n_jobs: int = 1,
     show_progress: bool = False,
-) -> dict[str, tuple[dict[str, float], dict[str, int]]]:
-    """Molecule metrics per protocol (``molt5``, ``strict``) from one featurisation: {protocol: (scores, counts)}."""
-    from icma_bench.metrics.text import compute_corpus_bleu
+    per_item: bool = False,
+) -> tuple[dict[str, tuple[dict[str, float], dict[str, int]]], dict[str, dict[str, list]]]:
+    """Molecule metrics per protocol (``molt5``, ``icma``, ``strict``) from one featurisation:
+    ``({protocol: (scores, counts)}, {protocol: per-document values})`` (the latter only with ``per_item``).
 
+    ``empty_similarity``: Tanimoto of two empty bit fingerprints (MACCS, RDK) per protocol; default 0.0.
+    ``icma`` scores molecules exactly as ``molt5`` (ICMA's and MolReGPT's scripts are MolT5's).
+    """
+    empty_similarity = empty_similarity or {}
     n = len(predictions)
     ref = load_reference_features(references, n_jobs=n_jobs, show_progress=show_progress)
     # An output's InChI can only equal its reference's when the heavy-atom compositions agree, or when the
@@ -295,13 +304,10 @@ def compute_molecule_metrics(
     (bleu,) = (
         compute_corpus_bleu(counts, hyp_lens, ref_lens, [(0.25, 0.25, 0.25, 0.25)]) if n else (math.nan,)
     )
-    lev = (
-        float(np.mean([levenshtein(p, r) for p, r in zip(predictions, references, strict=False)]))
-        if n
-        else math.nan
+    lev_each = np.array(
+        [levenshtein(p, r) for p, r in zip(predictions, references, strict=True)], dtype=np.float64
     )
-    maccs = compute_bit_tanimoto(pred.maccs, ref.maccs)
-    rdk = compute_bit_tanimoto(pred.rdk, ref.rdk)
+    lev = float(np.mean(lev_each)) if n else math.nan
     morgan = np.array(
         [compute_count_tanimoto(a, b) for a, b in zip(pred.morgan, ref.morgan, strict=False)],
         dtype=np.float64,
@@ -316,44 +322,71 @@ def compute_molecule_metrics(
         "parsed_no_atoms": int((pred.n_atoms == 0).sum()),
         "invalid_references": int((ref.n_atoms <= 0).sum()),
     }
-    out = {}
+    out, items, sentence = {}, {}, {}
     for protocol in protocols:
-        if protocol == "molt5":
-            valid = pred.parsed
-            # MolT5's fingerprint script averages over outputs RDKit parses; it would crash on an unparsable
-            # reference. NOTE: we leave such pairs out of the similarity means instead (counted in
-            # `invalid_references`); MolT5's exact match compares InChIs of both parses, "" == "" included.
-            scored = valid & ref.parsed
-            exact = [
-                a is not None and b is not None and a == b
-                for a, b in zip(pred.inchi, ref.inchi, strict=False)
-            ]
-
-            def mean(sims: np.ndarray, scored: np.ndarray = scored) -> float:
-                return float(np.mean(sims[scored])) if scored.any() else math.nan
-        else:
+        fill = float(empty_similarity.get(protocol, 0.0))
+        maccs = compute_bit_tanimoto(pred.maccs, ref.maccs, fill)
+        rdk = compute_bit_tanimoto(pred.rdk, ref.rdk, fill)
+        if protocol == "strict":
             # strict: an empty string, a zero-atom parse, or text with inner whitespace (RDKit reads what follows a
             # space as a molecule name) is invalid, and every invalid pair scores 0 over all n pairs.
             valid = pred.parsed & (pred.n_atoms > 0) & ~whitespace
             scored = valid & (ref.n_atoms > 0)
-            exact = [
-                bool(s) and bool(a) and a == b for s, a, b in zip(scored, pred.inchi, ref.inchi, strict=False)
-            ]
-
-            def mean(sims: np.ndarray, scored: np.ndarray = scored) -> float:
-                return float(np.mean(np.where(scored, sims, 0.0))) if n else math.nan
-
+            exact = np.array(
+                [
+                    bool(s) and bool(a) and a == b
+                    for s, a, b in zip(scored, pred.inchi, ref.inchi, strict=True)
+                ],
+                dtype=bool,
+            )
+            per_pair = {
+                name: np.where(scored, sims, 0.0)
+                for name, sims in (("maccs_fts", maccs), ("rdk_fts", rdk), ("morgan_fts", morgan))
+            }
+            sims_mean = {name: float(np.mean(v)) if n else math.nan for name, v in per_pair.items()}
+        else:
+            # MolT5's fingerprint script averages over outputs RDKit parses; it would crash on an unparsable
+            # reference. NOTE: we leave such pairs out of the similarity means instead (counted in
+            # `invalid_references`); MolT5's exact match compares InChIs of both parses, "" == "" included.
+            valid = pred.parsed
+            scored = valid & ref.parsed
+            exact = np.array(
+                [
+                    a is not None and b is not None and a == b
+                    for a, b in zip(pred.inchi, ref.inchi, strict=True)
+                ],
+                dtype=bool,
+            )
+            per_pair = {
+                name: np.where(scored, sims, np.nan)
+                for name, sims in (("maccs_fts", maccs), ("rdk_fts", rdk), ("morgan_fts", morgan))
+            }
+            sims_mean = {
+                name: float(np.mean(sims[scored])) if scored.any() else math.nan
+                for name, sims in (("maccs_fts", maccs), ("rdk_fts", rdk), ("morgan_fts", morgan))
+            }
         scores = {
             "bleu": bleu,
             "exact_match": float(np.mean(exact)) if n else math.nan,
             "levenshtein": lev,
             "validity": float(np.mean(valid)) if n else math.nan,
-            "maccs_fts": mean(maccs),
-            "rdk_fts": mean(rdk),
-            "morgan_fts": mean(morgan),
+            **sims_mean,
         }
         proto_counts = {**base_counts, "valid": int(valid.sum()), "invalid": int(n - valid.sum())}
-        proto_counts["exact"] = int(sum(exact))
+        proto_counts["exact"] = int(exact.sum())
         proto_counts["scored_pairs"] = int(scored.sum())
         out[protocol] = (scores, proto_counts)
-    return out
+        if per_item:
+            if "bleu" not in sentence:
+                sentence["bleu"] = [
+                    compute_corpus_bleu([c], [h], [r], [(0.25, 0.25, 0.25, 0.25)])[0]
+                    for c, h, r in zip(counts, hyp_lens, ref_lens, strict=True)
+                ]
+            items[protocol] = {
+                "bleu": sentence["bleu"],
+                "validity": [bool(v) for v in valid],
+                "exact_match": [bool(v) for v in exact],
+                "levenshtein": [int(v) for v in lev_each],
+                **{name: [None if math.isnan(x) else float(x) for x in v] for name, v in per_pair.items()},
+            }
+    return out, items

@@ -16,20 +16,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 from nltk.stem.porter import PorterStemmer
-from nltk.translate.bleu_score import SmoothingFunction, brevity_penalty
 from nltk.translate.meteor_score import meteor_score
 from rapidfuzz.distance import LCSseq
 from rouge_score import rouge_scorer, scoring
 
 from icma_bench.data import sha256_texts, write_atomic
+from icma_bench.metrics.bleu import MAX_ORDER, compute_corpus_bleu
 from icma_bench.metrics.resources import (
     CaptionTokenizer,
     compute_resource_sha256,
@@ -44,7 +42,6 @@ logger = logging.getLogger(__name__)
 MAX_LENGTH = 512  # MolT5's --text_trunc_length
 _DROPPED = frozenset({"[PAD]", "[CLS]", "[SEP]"})  # MolT5 filters these three strings out of every token list
 BLEU_WEIGHTS = ((0.5, 0.5), (0.25, 0.25, 0.25, 0.25))
-MAX_ORDER = 4
 
 
 @dataclass(frozen=True)
@@ -54,25 +51,36 @@ class Tokenised:
     unknown: int  # texts holding at least one [UNK]
 
 
-def tokenize_captions(texts: Sequence[str], tok: CaptionTokenizer, max_length: int = MAX_LENGTH) -> Tokenised:
-    """WordPiece tokens of each text, as MolT5 gets them (truncated to ``max_length``, [PAD]/[CLS]/[SEP] dropped).
+def tokenize_captions(
+    texts: Sequence[str], tok: CaptionTokenizer, max_length: int | None = MAX_LENGTH
+) -> Tokenised:
+    """Tokens of each text, as MolT5 gets them (truncated to ``max_length``, [PAD]/[CLS]/[SEP] dropped).
 
     NOTE: MolT5 calls ``tokenize(text, truncation=True, max_length=512, padding='max_length')``; under transformers 4
-    that truncates to 512 tokens. transformers 5's ``tokenize`` ignores those arguments (no truncation), so we call the
-    tokenizer itself with ``truncation=True, max_length=512, add_special_tokens=False``, which reproduces MolT5's
-    transformers-4 behaviour on every input (identical on all ChEBI-20 captions, which are all < 512 tokens).
+    that truncates to 512 tokens. transformers 5's ``tokenize`` ignores those arguments (no truncation), so we
+    encode with truncation at 512 and no special tokens, which reproduces MolT5's transformers-4 behaviour on every
+    input (identical on all ChEBI-20 captions, which are all < 512 tokens). ``max_length=None``: no truncation (the
+    ``icma`` protocol: ``naive_test.py`` calls ``tokenize(text)``).
     """
     unique = list(dict.fromkeys(texts))
     if not unique:
         return Tokenised([], 0, 0)
-    enc = tok.tokenizer(unique, add_special_tokens=False, truncation=True, max_length=max_length)
+    backend = tok.backend
+    if max_length is None:
+        backend.no_truncation()
+    else:
+        backend.enable_truncation(max_length)
+    try:
+        encodings = backend.encode_batch(unique, add_special_tokens=False)
+    finally:
+        backend.no_truncation()
     table: dict[str, list[str]] = {}
     truncated_texts: set[str] = set()
-    for text, encoding in zip(unique, enc.encodings, strict=False):
+    for text, encoding in zip(unique, encodings, strict=True):
         table[text] = [t for t in encoding.tokens if t not in _DROPPED]
         if encoding.overflowing:
             truncated_texts.add(text)
-    unk = tok.tokenizer.unk_token
+    unk = tok.unk_token
     tokens = [table[t] for t in texts]
     return Tokenised(
         tokens=tokens,
@@ -81,19 +89,32 @@ def tokenize_captions(texts: Sequence[str], tok: CaptionTokenizer, max_length: i
     )
 
 
-def load_reference_tokens(references: Sequence[str], tok: CaptionTokenizer) -> Tokenised:
+def load_reference_tokens(
+    references: Sequence[str], tok: CaptionTokenizer, max_length: int | None = MAX_LENGTH
+) -> Tokenised:
     """:func:`tokenize_captions` for a reference set, cached on disk (JSON) by tokenizer and content hash."""
-    key = sha256_texts([tok.config_sha256, str(MAX_LENGTH), package_version("tokenizers"), *references])[:24]
+    key = sha256_texts([tok.config_sha256, str(max_length), package_version("tokenizers"), *references])[:24]
     path = metrics_cache_dir() / f"tokens-{key}.json"
     if path.is_file():
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return Tokenised(data["tokens"], data["truncated"], data["unknown"])
-        except (OSError, ValueError, KeyError):
+            tokens = data["tokens"]
+            if len(tokens) == len(references) and data["references"] == sha256_texts(references):
+                return Tokenised(tokens, data["truncated"], data["unknown"])
+            logger.warning("ignoring token cache %s: it does not belong to these references", path)
+        except (OSError, ValueError, KeyError, TypeError):
             logger.warning("ignoring unreadable token cache %s", path)
-    out = tokenize_captions(references, tok)
-    payload = {"tokens": out.tokens, "truncated": out.truncated, "unknown": out.unknown}
-    write_atomic(path, json.dumps(payload, ensure_ascii=False))
+    out = tokenize_captions(references, tok, max_length)
+    payload = {
+        "references": sha256_texts(references),
+        "tokens": out.tokens,
+        "truncated": out.truncated,
+        "unknown": out.unknown,
+    }
+    try:
+        write_atomic(path, json.dumps(payload, ensure_ascii=False))
+    except OSError as exc:
+        logger.warning("could not write the token cache %s (%s)", path, exc)
     return out
 
 
@@ -233,52 +254,21 @@ def _rouge_lcs(target: list[str], prediction: list[str]) -> float:
     return scoring.fmeasure(lcs / len(prediction), lcs / len(target))
 
 
-def compute_corpus_bleu(
-    counts: Sequence[Sequence[tuple[int, int]]],
-    hyp_lengths: Sequence[int],
-    ref_lengths: Sequence[int],
-    weights: Sequence[tuple[float, ...]],
-) -> list[float]:
-    """NLTK ``corpus_bleu`` (single reference, no smoothing) from per-pair ``modified_precision`` fractions.
-
-    Mirrors ``corpus_bleu`` statement for statement so the float result is identical: numerators and denominators
-    summed per order, brevity penalty on the summed lengths, ``method0`` smoothing, ``exp(fsum(w * log p))``.
-    """
-    order = max(len(w) for w in weights)
-    num = [0] * (order + 1)
-    den = [0] * (order + 1)
-    for pair in counts:
-        for i in range(1, order + 1):
-            num[i] += pair[i - 1][0]
-            den[i] += pair[i - 1][1]
-    # One reference per hypothesis: NLTK's closest_ref_length is that reference's length.
-    hyp_len, ref_len = int(sum(hyp_lengths)), int(sum(ref_lengths))
-    bp = brevity_penalty(ref_len, hyp_len)
-    if num[1] == 0:
-        return [0.0] * len(weights)
-    p_n = [Fraction(num[i], den[i], _normalize=False) for i in range(1, order + 1)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # method0 warns about orders with no overlap (they count as ~0)
-        p_n = SmoothingFunction().method0(p_n, references=None, hypothesis=None, hyp_len=hyp_len)
-    out = []
-    for weight in weights:
-        s = (w_i * math.log(p_i) for w_i, p_i in zip(weight, p_n, strict=False) if p_i > 0)
-        out.append(bp * math.exp(math.fsum(s)))
-    return out
-
-
 def compute_caption_metrics(
     predictions: Sequence[str],
     references: Sequence[str],
     tok: CaptionTokenizer,
     *,
+    max_length: int | None = MAX_LENGTH,
     n_jobs: int = 1,
     show_progress: bool = False,
-) -> tuple[dict[str, float], dict[str, int]]:
-    """BLEU-2/4, ROUGE-1/2/L and METEOR over a corpus, plus counts (empty outputs, truncations, [UNK]s)."""
+    per_item: bool = False,
+) -> tuple[dict[str, float], dict[str, int], dict[str, list[float]]]:
+    """BLEU-2/4, ROUGE-1/2/L and METEOR over a corpus, plus counts (empty outputs, truncations, [UNK]s) and, with
+    ``per_item``, each document's own scores (sentence BLEU from the same clipped counts: no work is done twice)."""
     n = len(predictions)
-    hyp = tokenize_captions(predictions, tok)
-    ref = load_reference_tokens(references, tok)
+    hyp = tokenize_captions(predictions, tok, max_length)
+    ref = load_reference_tokens(references, tok, max_length)
     stemmer = MemoStemmer()
     # METEOR lowercases (str.lower) before stemming; stem each distinct word once, before the workers fork.
     hyp_vocab = {w.lower() for toks in hyp.tokens for w in toks}
@@ -316,6 +306,20 @@ def compute_caption_metrics(
         }
     else:
         scores = dict.fromkeys(("bleu2", "bleu4", "rouge1", "rouge2", "rougeL", "meteor"), math.nan)
+    items: dict[str, list[float]] = {}
+    if per_item and n:
+        sentence = [
+            compute_corpus_bleu([c], [h], [r], BLEU_WEIGHTS)
+            for c, h, r in zip(counts, hyp_lens, ref_lens, strict=True)
+        ]
+        items = {
+            "bleu2": [b[0] for b in sentence],
+            "bleu4": [b[1] for b in sentence],
+            "rouge1": [float(x) for x in r1],
+            "rouge2": [float(x) for x in r2],
+            "rougeL": [float(x) for x in rl],
+            "meteor": [float(x) for x in meteor],
+        }
     counts_out = {
         "n": n,
         "empty": sum(not p.strip() for p in predictions),
@@ -323,4 +327,4 @@ def compute_caption_metrics(
         "truncated_references": ref.truncated,
         "unknown_token_outputs": hyp.unknown,
     }
-    return scores, counts_out
+    return scores, counts_out, items
