@@ -145,16 +145,24 @@ def resolve_split(
     spec = _spec(dataset, split)
     looked: list[str] = []
     if path is not None:
+        # An explicit path is the only place looked: never a silent fall-back to $ICMA_BENCH_DATA or the cache.
         p = Path(path).expanduser()
         if p.is_file():
-            return p
-        if p.is_dir():
-            for c in _candidates(p, spec, split):
-                if c.is_file():
-                    return c
-                looked.append(f"explicit path: {c}")
-        else:
-            looked.append(f"explicit path: {p} (does not exist)")
+            return p  # one file serves every split (a pool equal to the evaluated split is searched leave-one-out)
+        if not p.is_dir():
+            raise DataNotFoundError(
+                f"data path {p} does not exist. Fix: pass an existing data folder or split file "
+                "(--data on the CLI, --metadata data_path=... for the lm-eval tasks)."
+            )
+        candidates = _candidates(p, spec, split)
+        for c in candidates:
+            if c.is_file():
+                return c
+        raise DataNotFoundError(
+            f"{dataset} {split} split not found in the data folder {p}; looked for "
+            + ", ".join(str(c.relative_to(p)) for c in candidates)
+            + f". Fix: put {split}.txt there (MolT5 format), or pass another folder."
+        )
     env = os.environ.get(DATA_ENV)
     if env:
         for c in _candidates(Path(env).expanduser(), spec, split):

@@ -46,6 +46,10 @@ M2C_DIRECT = "Generate a caption for the molecule: {smiles}\n"
 # NOTE: ICMA's ZeroShotDataset prompt (DESIGN.md); its utils.retrieve_c2m_zero_prompts says "... for the caption: ".
 C2M_DIRECT = "Generate a molecule that: {caption}\n"
 GALACTICA_SMILES = "[START_I_SMILES]{smiles}[END_I_SMILES]"
+# ICMA's ZeroShotDataset(add_special_token=True), the zero-shot prompts it gives Galactica: a chat frame around the
+# direct prompt; caption2mol ends with "## Assistant: " and the answer (a tagged SMILES) follows on that line.
+M2C_DIRECT_GALACTICA = "## User: " + M2C_DIRECT
+C2M_DIRECT_GALACTICA = "## User: " + C2M_DIRECT + "## Assistant: "
 
 
 class ShotInfo(TypedDict):
@@ -69,6 +73,9 @@ class PromptDoc(TypedDict, total=False):
     n_shots_requested: int
     n_shots_used: int
     method: str | None
+    pool_split: str | None
+    pool_source: str | None  # the file the shots came from
+    leave_one_out: bool  # the pool is the evaluated split: each query's own row excluded
     template: str
     galactica: bool
     prompt_length: int | None  # tokens (count_tokens) or characters; None without a budget
@@ -99,7 +106,8 @@ def render_prompt(
 
     ``icma``: shots (reversed by default) + the query line, ``.strip()``-ed (with 0 shots: the query line alone,
     as ICMA's code gives for ``n_shot=0``). ``direct``: the zero-shot prompt, trailing newline kept (no shots).
-    ``galactica``: every SMILES wrapped in ``[START_I_SMILES]...[END_I_SMILES]``.
+    ``galactica``: every SMILES wrapped in ``[START_I_SMILES]...[END_I_SMILES]``; the direct prompts then take
+    ICMA's ``ZeroShotDataset(add_special_token=True)`` chat frame (``## User: `` ... ``## Assistant: ``).
     """
     _check_task(task)
     if template not in TEMPLATES:
@@ -111,7 +119,12 @@ def render_prompt(
             raise ValueError(
                 "the direct (zero-shot) template takes no shots; use template='icma' for in-context shots"
             )
-        # NOTE: ICMA's ZeroShotDataset adds a "## User: " prefix when it adds Galactica tokens; we only wrap SMILES.
+        if galactica:
+            return (
+                M2C_DIRECT_GALACTICA.format(smiles=query)
+                if m2c
+                else C2M_DIRECT_GALACTICA.format(caption=query)
+            )
         return M2C_DIRECT.format(smiles=query) if m2c else C2M_DIRECT.format(caption=query)
     shot_tpl = M2C_SHOT if m2c else C2M_SHOT
     parts = [shot_tpl.format(smiles=_smiles(s, galactica), caption=c.strip()) for s, c in shots]
@@ -157,6 +170,33 @@ def _retrieval_inputs(records: Sequence[Record], method: str) -> list[str]:
     return [r.cid for r in records]  # random: the content does not matter, the count does
 
 
+def _pool_is_queries(records: Sequence[Record], pool: Sequence[Record], split: str, pool_split: str) -> bool:
+    """True when the pool is the evaluated split itself (then retrieval must be leave-one-out)."""
+    if split == pool_split:
+        logger.info("pool split %s is the evaluated split: retrieval is leave-one-out", split)
+        return True
+    same_file = bool(records and pool) and records[0].source == pool[0].source
+    if same_file or list(records) == list(pool):
+        logger.warning(
+            "pool_split=%s resolves to the evaluated %s split itself (%s): retrieval is leave-one-out, so no "
+            "query sees its own row",
+            pool_split,
+            split,
+            pool[0].source if pool else "empty",
+        )
+        return True
+    shared = set(records).intersection(pool)
+    if shared:
+        logger.warning(
+            "%d evaluated %s records also appear in the %s pool (same CID, SMILES and caption): they can be "
+            "retrieved as their own answer",
+            len(shared),
+            split,
+            pool_split,
+        )
+    return False
+
+
 def build_documents(
     dataset: str,
     split: str,
@@ -180,6 +220,7 @@ def build_documents(
     bucket: bool = False,
     start_pos: int = 0,
     embeddings: tuple[np.ndarray, np.ndarray] | None = None,
+    sbert_model: str | None = None,
 ) -> list[PromptDoc]:
     """One JSON-able document per query record of ``dataset``/``split``: prompt, reference and the shots used.
 
@@ -187,6 +228,11 @@ def build_documents(
     (default ``max(shots, 10)``) by ``method`` (default :data:`DEFAULT_METHOD`), then top-n, a random walk
     (``random_walk_p``) or ICMA's bucket selection (``bucket``, from ``start_pos``). ``budget``: maximum prompt
     length in tokens (``count_tokens``) or characters. ``embeddings``: ``(query, pool)`` matrices for ``graph``.
+    ``sbert_model``: the sentence-transformers model (name or local path) of the ``sbert`` method.
+
+    No leakage: whenever the pool *is* the evaluated split (``pool_split == split``, or both resolve to the same
+    file or to identical content, e.g. one ``data_path`` file), each query's own row is excluded (leave-one-out by
+    position) and the log says so; each document records ``pool_split``, ``pool_source`` and ``leave_one_out``.
     """
     _check_task(task)
     if template not in TEMPLATES:
@@ -208,7 +254,7 @@ def build_documents(
                 f"choose one of {list(TASK_METHODS[task])}"
             )
         pool = load_split(dataset, pool_split, data_path)
-        loo = split == pool_split
+        loo = _pool_is_queries(records, pool, split, pool_split)
         k = k or max(shots, DEFAULT_CANDIDATES)
         if method == "graph":
             if embeddings is None:
@@ -229,6 +275,7 @@ def build_documents(
             show_progress=show_progress,
             query_ids=[r.cid for r in (records if loo else records[:n_docs])] if method != "graph" else None,
             pool_ids=[r.cid for r in pool] if method != "graph" else None,
+            **({"model": sbert_model} if method == "sbert" and sbert_model else {}),
         )
     docs: list[PromptDoc] = []
     render = {"template": template, "galactica": galactica, "reverse": reverse}
@@ -272,6 +319,9 @@ def build_documents(
                 "n_shots_requested": shots if use_shots else 0,
                 "n_shots_used": n_used,
                 "method": method,
+                "pool_split": pool_split if use_shots else None,
+                "pool_source": (pool[0].source if pool else None),
+                "leave_one_out": bool(use_shots and loo),
                 "template": template,
                 "galactica": galactica,
                 "prompt_length": length,

@@ -80,10 +80,25 @@ def test_offline_error_names_every_place(tmp_path, monkeypatch):
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "nowhere"))
     monkeypatch.setenv("ICMA_BENCH_OFFLINE", "1")
     with pytest.raises(DataNotFoundError) as exc:
-        resolve_split("chebi20", "train", tmp_path / "missing")
+        resolve_split("chebi20", "train")
     msg = str(exc.value)
     for needle in ("explicit path", "$ICMA_BENCH_DATA", "user cache", "download", "offline", "Fix:"):
         assert needle in msg
+
+
+def test_explicit_path_never_falls_back(tmp_path, monkeypatch):
+    """A mistyped --data / data_path is an error, even when $ICMA_BENCH_DATA or the cache hold the split."""
+    env_root = tmp_path / "env"
+    (env_root / "chebi20").mkdir(parents=True)
+    (env_root / "chebi20" / "test.txt").write_text((FIX / "tiny.txt").read_text())
+    monkeypatch.setenv(data.DATA_ENV, str(env_root))
+    with pytest.raises(DataNotFoundError, match="does not exist") as exc:
+        resolve_split("chebi20", "test", tmp_path / "tpyo")
+    assert str(tmp_path / "tpyo") in str(exc.value)
+    # an existing folder without the split is an error too, naming what it looked for
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(DataNotFoundError, match=r"not found in the data folder .*chebi20/test.txt"):
+        resolve_split("chebi20", "test", tmp_path / "mine")
 
 
 def test_unknown_dataset_and_split():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from icma_bench.harness.hooks import reported_metrics
+from icma_bench.harness.scoring import reported_metrics
 
 M2C, C2M = "icma_chebi20_mol2caption", "icma_chebi20_caption2mol"
 N_POSITIONS, MAX_GEN_TOKS, LIMIT = 700, 24, 20
@@ -107,7 +107,9 @@ def _check_report(results: dict, samples: dict[str, list[dict]], tasks=(M2C, C2M
         row = results["results"][task]
         for key in reported_metrics(direction):
             assert f"{key},none" in row, key
-        assert row["signature,none"].startswith(f"protocol:both|task:{direction}|")
+        protocols = "molt5+icma" if direction == "mol2caption" else "molt5+strict"
+        assert row["signature,none"].startswith(f"protocol:{protocols}|task:{direction}|")
+        assert row["scored,none"] == LIMIT
         assert row["counts,none"].startswith(f"n:{LIMIT}|")
         assert results["n-samples"][task]["effective"] == LIMIT
         logged = samples[task]
@@ -116,8 +118,10 @@ def _check_report(results: dict, samples: dict[str, list[dict]], tasks=(M2C, C2M
             doc = sample["doc"]
             assert doc["prompt"] == _context(sample)  # what the model saw is the documented prompt
             assert doc["n_shots_used"] == len(doc["shots"])
-            record = sample["signature"]
+            record = sample["scored"]  # the post-processed prediction, the reference, per-document scores
             assert record["reference"] == doc["target"] == sample["target"]
+            assert isinstance(record["prediction"], str)
+            assert set(record["scores"]) == set(reported_metrics(direction)[5:])
 
 
 def _check_icma_prompts(samples: list[dict]) -> None:
@@ -150,10 +154,10 @@ def test_stock_cli_copy_baseline(shared_data, shared_cache, tmp_path):
         for sample in samples[task]:  # the copy baseline answers with the rank-1 shot's target
             rank1 = sample["doc"]["shots"][-1]
             expected = rank1["description"] if task == M2C else rank1["smiles"]
-            assert sample["signature"]["prediction"] == expected
+            assert sample["scored"]["prediction"] == expected
     group = results["groups"]["icma_chebi20"]
-    for key in ("bleu4", "meteor", "strict_bleu4", "exact_match", "validity", "strict_morgan_fts"):
-        owner = M2C if key.removeprefix("strict_") in ("bleu4", "meteor") else C2M
+    for key in ("bleu4", "meteor", "icma_bleu4", "exact_match", "validity", "strict_morgan_fts"):
+        owner = M2C if key.removeprefix("icma_") in ("bleu4", "meteor") else C2M
         assert group[f"{key},none"] == pytest.approx(results["results"][owner][f"{key},none"])
     assert results["results"][C2M]["validity,none"] == 1.0  # the copied training molecules all parse
     assert "Left truncation" not in proc.stderr
@@ -170,7 +174,7 @@ def test_stock_cli_tiny_gpt2_fits_the_budget(shared_data, shared_cache, tiny_gpt
             "--tasks", f"{M2C},{C2M}",
             "--limit", str(LIMIT),
             "--gen_kwargs", f"max_gen_toks={MAX_GEN_TOKS}",
-            "--metadata", _metadata(shared_data, max_gen_toks=MAX_GEN_TOKS),
+            "--metadata", _metadata(shared_data),
         ],
         shared_cache,
         tmp_path,
@@ -200,7 +204,7 @@ def test_python_api_tiny_gpt2(shared_data, shared_cache, tiny_gpt2, monkeypatch)
 
     monkeypatch.setenv("ICMA_BENCH_CACHE", str(shared_cache))
     model_args = {"pretrained": str(tiny_gpt2), "device": "cpu"}
-    meta = json.loads(_metadata(shared_data, max_gen_toks=MAX_GEN_TOKS, protocol="strict"))
+    meta = json.loads(_metadata(shared_data, protocol="strict"))
     manager = TaskManager(
         include_path=str(task_dir()), include_defaults=False, metadata={**model_args, **meta}
     )
@@ -225,3 +229,174 @@ def test_python_api_tiny_gpt2(shared_data, shared_cache, tiny_gpt2, monkeypatch)
         assert all(d["prompt_length"] <= N_POSITIONS - MAX_GEN_TOKS for d in docs)
     direct = [s["doc"] for s in results["samples"]["icma_chebi20_caption2mol_direct"]]
     assert all(d["shots"] == [] and d["prompt"].startswith("Generate a molecule that: ") for d in direct)
+
+
+# ---------------------------------------------------------------------------------- the README's environment
+
+
+def build_tiny_t5(path: Path, max_length: int = 600) -> Path:
+    """A randomly initialised 1-layer T5 with a character tokenizer (encoder length ``max_length``)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, processors
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    chars = [chr(i) for i in range(32, 127)] + ["\n", "\t"]
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{c: i + 3 for i, c in enumerate(chars)}}
+    core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    core.decoder = decoders.Fuse()
+    core.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        unk_token="<unk>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        model_max_length=max_length,
+    )
+    config = T5Config(
+        vocab_size=len(vocab),
+        d_model=32,
+        d_ff=64,
+        d_kv=16,
+        num_layers=1,
+        num_decoder_layers=1,
+        num_heads=2,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    torch.manual_seed(0)
+    T5ForConditionalGeneration(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def _table_width(text: str) -> int:
+    return max((len(line) for line in text.splitlines() if line.startswith("|")), default=0)
+
+
+def test_stock_cli_peft_adapter(shared_data, shared_cache, tiny_gpt2, tmp_path):
+    """`--model hf --model_args pretrained=BASE,peft=ADAPTER` works in the README's environment (peft installed)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_gpt2)
+    adapter = tmp_path / "adapter"
+    get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"])).save_pretrained(adapter)
+    out = tmp_path / "out"
+    proc = _run_lm_eval(
+        [
+            "--model", "hf",
+            "--model_args", f"pretrained={tiny_gpt2},peft={adapter}",
+            "--device", "cpu", "--batch_size", "8",
+            "--tasks", C2M, "--limit", "4",
+            "--gen_kwargs", "max_gen_toks=8",
+            "--metadata", _metadata(shared_data, limit=4),
+        ],
+        shared_cache,
+        out,
+    )  # fmt: skip
+    results, _ = _results(out)
+    assert results["results"][C2M]["scored,none"] == 4
+    assert "peft" in results["config"]["model_args"]
+    assert _table_width(proc.stdout) <= 120
+
+
+def test_stock_cli_tiny_t5_seq2seq_gets_its_whole_encoder(shared_data, shared_cache, tmp_path):
+    """Encoder-decoder: lm-eval feeds the context to the encoder, so the budget is the whole encoder length."""
+    t5 = build_tiny_t5(tmp_path / "t5", max_length=600)
+    out = tmp_path / "out"
+    proc = _run_lm_eval(
+        [
+            "--model", "hf",
+            "--model_args", f"pretrained={t5},backend=seq2seq",
+            "--device", "cpu", "--batch_size", "8",
+            "--tasks", M2C, "--limit", "6",
+            "--gen_kwargs", "max_gen_toks=16",
+            "--metadata", _metadata(shared_data, limit=6),
+        ],
+        shared_cache,
+        out,
+    )  # fmt: skip
+    results, samples = _results(out)
+    docs = [s["doc"] for s in samples[M2C]]
+    assert all(d["budget"].startswith("600 tokens (model config 600 (encoder; seq2seq)") for d in docs)
+    assert all(d["prompt_length"] <= 600 for d in docs)
+    assert "Left truncation" not in proc.stderr + proc.stdout
+    budget = results["results"][M2C]["budget,none"]
+    assert "limit:600 tokens" in budget
+
+
+def test_budget_that_drops_shots_is_reported(shared_data, shared_cache, tiny_gpt2, tmp_path):
+    """The results say what the budget did; the log warns when more than 1 % of the documents lost shots."""
+    proc = _run_lm_eval(
+        [
+            "--model", "hf",
+            "--model_args", f"pretrained={tiny_gpt2}",
+            "--device", "cpu", "--batch_size", "8",
+            "--tasks", M2C, "--limit", str(LIMIT),
+            "--gen_kwargs", f"max_gen_toks={MAX_GEN_TOKS}",
+            "--metadata", _metadata(shared_data),
+        ],
+        shared_cache,
+        tmp_path,
+    )  # fmt: skip
+    results, samples = _results(tmp_path)
+    row = results["results"][M2C]
+    budget = dict(item.split(":", 1) for item in row["budget,none"].split("|"))
+    used = [s["doc"]["n_shots_used"] for s in samples[M2C]]
+    assert budget["shots_requested"] == "2"
+    assert int(budget["docs_lost_shots"]) == sum(u < 2 for u in used) > 0
+    assert float(budget["shots_used_mean"]) == pytest.approx(sum(used) / len(used), abs=1e-4)
+    assert row["shots_used,none"] == pytest.approx(sum(used) / len(used), abs=1e-4)
+    assert budget["limit"].startswith(
+        f"{N_POSITIONS - MAX_GEN_TOKS} tokens (model config {N_POSITIONS} - max_gen_toks"
+    )
+    assert "dropped shots from" in proc.stderr
+    assert _table_width(proc.stdout) <= 120
+
+
+def test_pool_equal_to_the_evaluated_file_is_leave_one_out(shared_data, shared_cache, tmp_path):
+    """Adversarial: data_path pointing at test.txt makes every split that file; no query may see its own row."""
+    test_file = shared_data / "chebi20" / "molt5" / "test.txt"
+    proc = _run_lm_eval(
+        [
+            "--model", "icma-copy", "--model_args", "pretrained=icma-copy",
+            "--tasks", "icma_chebi20", "--limit", str(LIMIT),
+            "--metadata", json.dumps({"data_path": str(test_file), "pool_split": "validation", "limit": LIMIT}),
+        ],
+        shared_cache,
+        tmp_path,
+    )  # fmt: skip
+    results, samples = _results(tmp_path)
+    for task in (M2C, C2M):
+        for sample in samples[task]:
+            doc = sample["doc"]
+            assert doc["leave_one_out"] is True and doc["pool_source"] == str(test_file)
+            assert all(shot["cid"] != doc["cid"] for shot in doc["shots"])
+    assert results["results"][C2M]["exact_match,none"] < 0.5  # not its own answer (was 0.999 when leaking)
+    assert "leave-one-out" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"shot": 4}, "unknown key 'shot' for the icma tasks. Did you mean 'shots'?"),
+        ({"shots": 1.5}, "shots must be a whole number >= 0"),
+        ({"data_path": "/nonexistent/icma"}, "that path does not exist"),
+    ],
+)
+def test_icma_bench_eval_one_line_exit_2(shared_data, shared_cache, metadata, message):
+    """Option errors inside an lm-eval run: one line naming the fix, exit 2, like every sub-command."""
+    meta = {"data_path": str(shared_data), "pool_split": "validation", "limit": 3, **metadata}
+    args = ["eval", "--model", "icma-copy", "--model_args", "pretrained=icma-copy", "--tasks", C2M]
+    proc = subprocess.run(
+        [sys.executable, "-m", "icma_bench", *args, "--metadata", json.dumps(meta)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ICMA_BENCH_CACHE": str(shared_cache)},
+        timeout=300,
+    )
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert err[-1].startswith("icma-bench eval: error: --metadata ") and message in err[-1]
+    assert "Traceback" not in proc.stderr

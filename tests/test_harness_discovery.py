@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from icma_bench.harness import discovery, hooks
+from icma_bench.harness import discovery, hooks, scoring
 from icma_bench.harness.discovery import MODELS, task_dir, with_task_dir
+from icma_bench.metrics import CAPTION_METRICS, MOLECULE_METRICS, PROTOCOLS
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = ("chebi20", "pubchem324k")
@@ -43,15 +44,20 @@ def test_task_dir_is_the_checkout_tasks_folder():
 def test_every_shipped_yaml(path):
     """Generic check of every task/group YAML: names, hooks, metrics and their aggregation, versions."""
     cfg = _load(path)
-    assert cfg["metadata"]["version"] == 1.0
+    assert cfg["metadata"]["version"] == 1.1
     if "group" in cfg:
         assert cfg["group"] == path.stem
         children = cfg["task"]
         assert children and all((REPO / "tasks" / f"{c}.yaml").is_file() for c in children)
-        everything = set(hooks.reported_metrics("mol2caption")) | set(hooks.reported_metrics("caption2mol"))
+        everything = {
+            *scoring.score_keys("mol2caption", "molt5+icma+strict"),
+            *scoring.score_keys("caption2mol", "molt5+icma+strict"),
+        } | {
+            scoring.harness_key(name, p) for p in PROTOCOLS for name in (*CAPTION_METRICS, *MOLECULE_METRICS)
+        }
         agg = [a["metric"] for a in cfg["aggregate_metric_list"]]
-        assert len(agg) == len(set(agg)) == len(everything) - 2  # every score of both protocols; no strings
-        assert set(agg) <= everything
+        assert len(agg) == len(set(agg)) == len(everything) + 1  # every score of every protocol, shots_used
+        assert set(agg) == everything | {"shots_used"}
         assert all(
             a["aggregation"] == "mean" and a["weight_by_size"] is False for a in cfg["aggregate_metric_list"]
         )
@@ -62,16 +68,22 @@ def test_every_shipped_yaml(path):
     assert path.stem == f"icma_{kw['dataset']}_{kw['direction']}" + ("_direct" if variant == "direct" else "")
     assert kw["variant"] == variant
     assert cfg["custom_dataset"] is hooks.load_documents
-    assert cfg["process_results"] is hooks.process_results
+    assert cfg["process_results"] is scoring.process_results
     assert cfg["output_type"] == "generate_until" and cfg["num_fewshot"] == 0
     gen = cfg["generation_kwargs"]
     assert gen["do_sample"] is False and gen["until"] == ["\n\n"]
-    assert gen["max_gen_toks"] == cfg["metadata"]["max_gen_toks"] == 256
+    assert gen["max_gen_toks"] == 256 and "max_gen_toks" not in cfg["metadata"]  # stated once: gen_kwargs
     names = [m["metric"] for m in cfg["metric_list"]]
-    assert names == hooks.reported_metrics(kw["direction"])
+    base = CAPTION_METRICS if kw["direction"] == "mol2caption" else MOLECULE_METRICS
+    assert names == [
+        *scoring.reported_metrics(kw["direction"], "molt5")[:5],
+        *(scoring.harness_key(n, p) for p in PROTOCOLS for n in base),
+    ]
+    assert set(scoring.reported_metrics(kw["direction"])) <= set(names)
     for m in cfg["metric_list"]:
-        assert m["aggregation"] is hooks.aggregate
-        expected = None if m["metric"] in ("signature", "counts") else not m["metric"].endswith("levenshtein")
+        assert m["aggregation"] is scoring.aggregate
+        info = ("scored", "signature", "counts", "budget", "shots_used")
+        expected = None if m["metric"] in info else not m["metric"].endswith("levenshtein")
         assert m["higher_is_better"] is expected, m["metric"]
     meta = cfg["metadata"]
     assert (meta["shots"], meta["m2c_method"], meta["c2m_method"], meta["reverse"]) == (

@@ -5,11 +5,18 @@ from __future__ import annotations
 import logging
 
 import pytest
+from conftest import SHARED_DATA
 from test_e2e_harness import build_tiny_gpt2
 
 from icma_bench.harness.budget import Budget, resolve_budget
-from icma_bench.harness.hooks import CorpusAggregation, extract_answer, process_results, reported_metrics
 from icma_bench.harness.models import CopyModel, EchoModel, parse_query, parse_shot_answers
+from icma_bench.harness.scoring import (
+    CorpusAggregation,
+    extract_answer,
+    process_results,
+    reported_metrics,
+    reported_protocols,
+)
 from icma_bench.metrics import metric_names as metrics_names
 from icma_bench.prompts import render_prompt
 
@@ -42,17 +49,28 @@ CAPTIONS = ["The molecule is an alcohol.", "The molecule is a carboxylic acid an
 SMILES = ["CCO", "CC(=O)[O-]", "CC(C)=O"]
 
 
-def _docs(direction: str, targets: list[str], protocol="both") -> list[dict]:
-    return [{"task": direction, "target": t, "protocol": protocol} for t in targets]
+def _docs(direction: str, targets: list[str], protocol="molt5+strict", used=(2, 2, 2)) -> list[dict]:
+    return [
+        {
+            "task": direction,
+            "target": t,
+            "protocol": protocol,
+            "n_shots_requested": 2,
+            "n_shots_used": u,
+            "budget": "100 tokens (test)",
+        }
+        for t, u in zip(targets, used, strict=False)
+    ]
 
 
-def _aggregate_like_lm_eval(direction, outputs, targets, protocol="both"):
+def _aggregate_like_lm_eval(direction, outputs, targets, protocol="molt5+strict", used=(2, 2, 2)):
     """What lm-eval does: process_results per doc, then one aggregation call per key, in key order."""
     agg = CorpusAggregation()
     per_doc = [
-        process_results(d, [o]) for d, o in zip(_docs(direction, targets, protocol), outputs, strict=True)
+        process_results(d, [o])
+        for d, o in zip(_docs(direction, targets, protocol, used), outputs, strict=True)
     ]
-    return {key: agg([r[key] for r in per_doc]) for key in per_doc[0]}
+    return {key: agg([r[key] for r in per_doc]) for key in per_doc[0]}, per_doc
 
 
 @pytest.mark.parametrize(
@@ -62,10 +80,11 @@ def _aggregate_like_lm_eval(direction, outputs, targets, protocol="both"):
         ("caption2mol", ["Molecule: CCO", "CC(=O)O", "not a molecule"], SMILES),
     ],
 )
-@pytest.mark.parametrize("protocol", ["both", "strict"])
+@pytest.mark.parametrize("protocol", ["molt5+strict", "strict", "molt5+icma+strict"])
 def test_aggregation_equals_one_direct_compute(monkeypatch, direction, outputs, targets, protocol):
     import icma_bench.metrics as metrics
 
+    monkeypatch.setenv("ICMA_BENCH_T5_TOKENIZER", str(SHARED_DATA / "molt5_t5_tokenizer"))
     calls = []
     real = metrics.compute
 
@@ -74,29 +93,53 @@ def test_aggregation_equals_one_direct_compute(monkeypatch, direction, outputs, 
         return real(task, predictions, references, **kw)
 
     monkeypatch.setattr(metrics, "compute", counting)
-    got = _aggregate_like_lm_eval(direction, outputs, targets, protocol)
-    assert calls == [protocol]  # once per task, not once per metric
+    got, per_doc = _aggregate_like_lm_eval(direction, outputs, targets, protocol)
+    protocols = reported_protocols(direction, protocol)
+    assert calls == [protocols]  # once per task, not once per metric
     assert list(got) == reported_metrics(direction, protocol)
     predictions = [extract_answer(o, direction) for o in outputs]
-    ref = real(direction, predictions, targets, protocol=protocol)
-    assert got["signature"] == ref.signature_string and f"protocol:{protocol}" in got["signature"]
+    ref = real(direction, predictions, targets, protocol=protocols, per_item=True)
+    assert got["signature"] == ref.signature_string and f"protocol:{'+'.join(protocols)}|" in got["signature"]
     assert got["counts"] == "|".join(f"{k}:{v}" for k, v in ref.counts.items())
-    prefix = "strict_" if protocol == "strict" else ""
-    for name, value in ref.scores.items():
-        assert got[f"{prefix}{name}"] == pytest.approx(value, nan_ok=True), name
-    assert len(got) == 2 + len(ref.scores)
+    assert got["scored"] == 3 and got["shots_used"] == 2.0
+    for p in protocols:
+        for name in metrics.metric_names(direction):
+            key = name if p == "molt5" else f"{p}_{name}"
+            assert got[key] == pytest.approx(ref.scores[ref.key(name, p)], nan_ok=True), key
+            # each document's own score, written into the record lm-eval logs
+            assert [d["scored"]["scores"][key] for d in per_doc] == ref.items[p][name]
+    assert len(got) == 5 + len(ref.scores)
+
+
+def test_equivalent_protocols_are_reported_once():
+    """Captions have no validity notion (strict == molt5); molecules are MolT5's scripts under icma."""
+    assert reported_protocols("mol2caption", "molt5+icma+strict") == ("molt5", "icma")
+    assert reported_protocols("caption2mol", "molt5+icma+strict") == ("molt5", "strict")
+    assert reported_protocols("mol2caption", "strict") == ("strict",)
+    assert reported_protocols("caption2mol", "icma") == ("icma",)
+
+
+def test_budget_report_says_what_the_budget_did():
+    got, _ = _aggregate_like_lm_eval("caption2mol", ["CCO", "CC", "C"], SMILES, used=(2, 0, 1))
+    budget = dict(item.split(":", 1) for item in got["budget"].split("|"))
+    assert budget["shots_requested"] == "2" and budget["shots_used_min"] == "0"
+    assert budget["docs_lost_shots"] == "2" and budget["queries_over_budget"] == "0"
+    assert budget["limit"] == "100 tokens (test)"
+    assert got["shots_used"] == 1.0
 
 
 def test_reported_metrics_per_protocol():
-    assert reported_metrics("mol2caption", "molt5") == ["signature", "counts", *metrics_names("mol2caption")]
+    head = ["scored", "signature", "counts", "budget", "shots_used"]
+    assert reported_metrics("mol2caption", "molt5") == [*head, *metrics_names("mol2caption")]
     strict = reported_metrics("caption2mol", "strict")
-    assert strict[2:] == [f"strict_{n}" for n in metrics_names("caption2mol")]
-    assert reported_metrics("caption2mol") == ["signature", "counts", *metrics_names("caption2mol", "both")]
+    assert strict[5:] == [f"strict_{n}" for n in metrics_names("caption2mol")]
+    assert reported_metrics("caption2mol") == [*head, *metrics_names("caption2mol", "both")]
 
 
 def test_process_results_logs_the_prediction_once():
     out = process_results(_docs("mol2caption", CAPTIONS[:1])[0], ["Caption: The molecule is an alcohol.\n"])
     first, *rest = out.values()
+    assert list(out)[0] == "scored"
     assert first["prediction"] == "The molecule is an alcohol." and first["reference"] == CAPTIONS[0]
     assert all(isinstance(v, tuple) and v[1] == first["digest"] for v in rest)
 
@@ -195,7 +238,7 @@ def test_load_documents_builds_the_eval_split(shared_data):
     icma = load_documents(direction="caption2mol", variant="icma", pretrained="icma-copy", **common)["test"]
     direct = load_documents(direction="mol2caption", variant="direct", shots=5, **common)["test"]
     assert len(icma) == len(direct) == 3
-    assert [len(d["shots"]) for d in icma] == [2, 2, 2] and icma[0]["protocol"] == "both"
+    assert [len(d["shots"]) for d in icma] == [2, 2, 2] and icma[0]["protocol"] == "molt5+icma+strict"
     assert icma[0]["method"] == "bm25" and icma[0]["budget"] == "unlimited"
     assert direct[0]["shots"] == [] and direct[0]["prompt"].startswith(
         "Generate a caption for the molecule: "
@@ -205,7 +248,7 @@ def test_load_documents_builds_the_eval_split(shared_data):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"protocol": "lenient"}, "protocol must be"),
+        ({"protocol": "lenient"}, "unknown protocol"),
         ({"galactica": "yes"}, "true or false"),
         ({"variant": "x"}, "variant"),
     ],

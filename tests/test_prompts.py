@@ -53,9 +53,14 @@ def test_direct_templates_and_zero_shots():
         render_prompt("caption2mol", "An alcohol.", template="direct")
         == "Generate a molecule that: An alcohol.\n"
     )
+    # ICMA's ZeroShotDataset(add_special_token=True), byte for byte (dataset.py of phenixace/ICMA)
     assert (
-        render_prompt("mol2caption", "CCO", template="direct", galactica=True)
-        == "Generate a caption for the molecule: [START_I_SMILES]CCO[END_I_SMILES]\n"
+        render_prompt("mol2caption", " CCO\n", template="direct", galactica=True)
+        == "## User: Generate a caption for the molecule: [START_I_SMILES]CCO[END_I_SMILES]\n"
+    )
+    assert (
+        render_prompt("caption2mol", "An alcohol. \n", template="direct", galactica=True)
+        == "## User: Generate a molecule that: An alcohol.\n## Assistant: "
     )
     assert render_prompt("caption2mol", "X.", []) == (
         "Based on the above examples, analyse the similarities and differences between the examples and finally "

@@ -8,6 +8,7 @@ the wrapper works where the start-up hook does not (a source checkout on ``PYTHO
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -29,10 +30,20 @@ def run_passthrough(argv: list[str]) -> int:
     install()
     from lm_eval.__main__ import cli_evaluate
 
+    from icma_bench.data import DataNotFoundError, MalformedDataError
+    from icma_bench.harness.options import TaskOptionError
+    from icma_bench.metrics import ResourceNotFoundError
+
     saved = sys.argv
     sys.argv = ["lm_eval", *argv]  # lm-eval's HarnessCLI reads sys.argv itself
     try:
         cli_evaluate()
+    except (TaskOptionError, DataNotFoundError, MalformedDataError, ResourceNotFoundError) as exc:
+        # One line naming the fix, exit 2, like every other sub-command (ICMA_BENCH_TRACEBACK=1 for the traceback).
+        if os.environ.get("ICMA_BENCH_TRACEBACK", "").strip() not in ("", "0"):
+            raise
+        print(f"icma-bench eval: error: {exc}", file=sys.stderr)
+        return 2
     except SystemExit as exc:  # --help, argparse errors
         code = exc.code
         if isinstance(code, str):

@@ -46,11 +46,16 @@ def resolve_budget(
     revision: str | None = None,
     max_length: int | None = None,
     max_model_len: int | None = None,
+    backend: str | None = None,
+    model: str | None = None,
 ) -> Budget:
     """The prompt budget for one run.
 
     ``budget``: "auto" (default; the model's context minus ``max_gen_toks`` when a tokenizer can be loaded, else
     unlimited), "off" (unlimited), or an integer (tokens when a tokenizer can be loaded, else characters).
+    Encoder-decoder models (lm-eval's ``hf`` with ``backend=seq2seq``, or a config of a seq2seq architecture) get
+    their whole encoder length: lm-eval feeds the context to the encoder, and the answer's tokens do not come off it.
+    ``model``: lm-eval's model name (``hf``, ``vllm``, ...), when known.
     """
     mode = _parse_budget(budget)
     name = (
@@ -82,13 +87,16 @@ def resolve_budget(
         return Budget(mode, "tokens", count, f"budget with the {name} tokenizer")
     context = _first_int(max_model_len, max_length)
     source = "max_length" if context is not None else "model config"
+    config = load_config(str(name), revision)
     if context is None:
-        context = resolve_context_length(str(name), revision, tok)
+        context = resolve_context_length(config, tok)
+    if is_seq2seq(config, backend, model):
+        return Budget(context, "tokens", count, f"{source} {context} (encoder; seq2seq), {name} tokenizer")
     limit = context - int(max_gen_toks)
     if limit <= 0:
         raise ValueError(
             f"the context length {context} leaves no room for a prompt after max_gen_toks={max_gen_toks}; "
-            "pass a larger max_length in --model_args or a smaller --metadata max_gen_toks=..."
+            "pass a larger max_length in --model_args or a smaller --gen_kwargs max_gen_toks=..."
         )
     return Budget(
         limit, "tokens", count, f"{source} {context} - max_gen_toks {max_gen_toks}, {name} tokenizer"
@@ -134,19 +142,38 @@ def load_tokenizer(name: str, revision: str | None = None) -> Any | None:
         return None
 
 
-def resolve_context_length(name: str, revision: str | None, tokenizer: Any) -> int:
-    """The context length lm-eval's ``hf`` backend would use: model config, then tokenizer, then 2048."""
-    from lm_eval.models.utils import resolve_max_length
-
-    config = None
+@functools.lru_cache(maxsize=8)
+def load_config(name: str, revision: str | None = None) -> Any | None:
+    """The model's config (``AutoConfig``, never ``trust_remote_code``), or None when it cannot be loaded."""
     try:
         from transformers import AutoConfig
 
         kwargs = {"revision": revision} if revision else {}
-        config = AutoConfig.from_pretrained(name, trust_remote_code=False, **kwargs)
+        return AutoConfig.from_pretrained(name, trust_remote_code=False, **kwargs)
     except Exception as exc:  # noqa: BLE001
         logger.info("model config %r not loadable (%s); using the tokenizer's limit", name, exc)
+        return None
+
+
+def resolve_context_length(config: Any | None, tokenizer: Any) -> int:
+    """The context length lm-eval's ``hf`` backend would use: model config, then tokenizer, then 2048."""
+    from lm_eval.models.utils import resolve_max_length
+
     return int(resolve_max_length(config, tokenizer, default=DEFAULT_MAX_LENGTH))
+
+
+def is_seq2seq(config: Any | None, backend: str | None = None, model: str | None = None) -> bool:
+    """Whether lm-eval's ``hf`` backend treats the model as encoder-decoder (its ``_get_backend`` rule: an explicit
+    ``backend=`` wins, else the config's ``model_type`` in transformers' seq2seq mapping). vLLM serves decoders."""
+    if model is not None and model not in ("hf", "huggingface", "hf-auto"):
+        return False
+    if backend in ("causal", "seq2seq"):
+        return backend == "seq2seq"
+    if config is None:
+        return False
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+
+    return getattr(config, "model_type", None) in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
 
 
 def _count_tokens(tokenizer: Any, text: str) -> int:

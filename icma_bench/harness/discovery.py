@@ -15,8 +15,11 @@ releases after 0.4.13 read; there models resolve without this hook.
 from __future__ import annotations
 
 import functools
+import importlib.abc
+import importlib.util
 import inspect
 import logging
+import sys
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -61,6 +64,8 @@ def install() -> None:
         ):  # an entry point (newer lm-eval) or an earlier install got there first
             model_registry.register(alias, target=target)
     _patch_task_manager(TaskManager)
+    _patch_simple_evaluate()
+    _patch_make_table()
     _quiet_expected_group_warnings()
     logger.debug("icma-bench installed into lm-eval: tasks from %s, models %s", task_dir(), sorted(MODELS))
 
@@ -92,10 +97,120 @@ def _patch_task_manager(cls: type) -> None:
         arguments = dict(bound.arguments)
         arguments.pop("self")
         arguments["include_path"] = with_task_dir(arguments.get("include_path"))
+        _patch_simple_evaluate()  # lm_eval.evaluator is complete by the time a TaskManager is built
         original(self, **arguments)
 
     __init__.__icma_bench__ = True
     cls.__init__ = __init__
+
+
+def _patch_simple_evaluate() -> None:
+    """Record, for the task hook, which metadata keys are model arguments and the run's generation length.
+
+    lm-eval merges ``model_args`` into every task's metadata before the hook sees it, and the generation length
+    lives in ``gen_kwargs``, which the hook never sees: without this the hook could tell neither a mistyped option
+    from a model argument, nor budget for a ``--gen_kwargs max_gen_toks=N``. Both ways in are wrapped: the package
+    attribute ``lm_eval.simple_evaluate`` (what lm-eval's CLI and the README's API use; set here, so lm-eval's lazy
+    ``__getattr__`` never runs) and ``lm_eval.evaluator.simple_evaluate`` once that module has been executed.
+    """
+    import lm_eval
+
+    if not getattr(lm_eval.__dict__.get("simple_evaluate"), "__icma_bench__", False):
+
+        def simple_evaluate(*args, **kwargs):
+            import lm_eval.evaluator
+
+            target = lm_eval.evaluator.simple_evaluate
+            if getattr(target, "__icma_bench__", False):
+                return target(*args, **kwargs)
+            return with_run_context(target)(*args, **kwargs)
+
+        simple_evaluate.__icma_bench__ = True
+        lm_eval.simple_evaluate = simple_evaluate
+    evaluator = sys.modules.get("lm_eval.evaluator")
+    if evaluator is None:
+        _after_import("lm_eval.evaluator", _patch_simple_evaluate)
+    elif hasattr(evaluator, "simple_evaluate") and not getattr(
+        evaluator.simple_evaluate, "__icma_bench__", False
+    ):
+        evaluator.simple_evaluate = with_run_context(evaluator.simple_evaluate)
+    # else: lm_eval.evaluator is being imported right now (it imports lm_eval.tasks); the package attribute above
+    # and the TaskManager hook (which calls this again) cover it.
+
+
+def with_run_context(original):
+    """``simple_evaluate`` that sets :data:`icma_bench.harness.options.RUN` for the duration of the call."""
+    from icma_bench.harness.options import (
+        DEFAULT_MAX_GEN_TOKS,
+        RUN,
+        RunContext,
+        parse_gen_max_tokens,
+        parse_model_args,
+    )
+
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def simple_evaluate(*args, **kwargs):
+        bound = signature.bind_partial(*args, **kwargs).arguments
+        model = bound.get("model", "hf")
+        max_gen = parse_gen_max_tokens(bound.get("gen_kwargs"))
+        context = RunContext(
+            model=model if isinstance(model, str) else type(model).__name__,
+            model_arg_keys=frozenset(parse_model_args(bound.get("model_args"))),
+            max_gen_toks=max_gen or DEFAULT_MAX_GEN_TOKS,
+            max_gen_toks_source="--gen_kwargs" if max_gen else "task default",
+        )
+        token = RUN.set(context)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            RUN.reset(token)
+
+    simple_evaluate.__icma_bench__ = True
+    return simple_evaluate
+
+
+class _AfterImport:
+    """A one-shot ``sys.meta_path`` finder: runs ``callback`` right after module ``name`` has been executed."""
+
+    def __init__(self, name: str, callback) -> None:
+        self.name, self.callback = name, callback
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, callback = spec.loader, self.callback
+
+        class _Loader(importlib.abc.Loader):
+            def create_module(self, spec):
+                return loader.create_module(spec)
+
+            def exec_module(self, module):
+                loader.exec_module(module)
+                callback()
+
+        spec.loader = _Loader()
+        return spec
+
+
+def _after_import(name: str, callback) -> None:
+    if not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport(name, callback))
+
+
+def _patch_make_table() -> None:
+    """lm-eval's printed tables, readable for icma tasks (see :func:`icma_bench.harness.display.render_table`)."""
+    import lm_eval.utils
+
+    from icma_bench.harness.display import wrap_make_table
+
+    if not getattr(lm_eval.utils.make_table, "__icma_bench__", False):
+        lm_eval.utils.make_table = wrap_make_table(lm_eval.utils.make_table)
 
 
 class _ExpectedGroupWarnings(logging.Filter):

@@ -36,9 +36,11 @@ def parse_query(prompt: str) -> str:
     from icma_bench.prompts import C2M_DIRECT, C2M_QUERY, M2C_DIRECT, M2C_QUERY
 
     lines = [line for line in prompt.strip().splitlines() if line.strip()]
+    if lines and lines[-1].strip() == "## Assistant:":  # Galactica's zero-shot chat frame
+        lines.pop()
     if not lines:
         return ""
-    last = lines[-1].strip()
+    last = lines[-1].strip().removeprefix("## User: ")
     for template, field in (
         (M2C_QUERY, "{smiles}"),
         (C2M_QUERY, "{caption}"),
