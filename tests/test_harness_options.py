@@ -137,3 +137,44 @@ def test_simple_evaluate_records_the_run(monkeypatch):
     run = seen["run"]
     assert run.model == "hf" and run.model_arg_keys == {"pretrained", "dtype"} and run.max_gen_toks == 77
     assert RUN.get() is None
+
+
+def test_sbert_model_takes_a_local_path(shared_data, tmp_path):
+    """--metadata sbert_model=PATH: the sbert retriever works offline from a local sentence-transformers folder."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    from icma_bench.harness.hooks import load_documents
+
+    model_dir = tmp_path / "tiny-sbert"
+    tok = BertTokenizerFast(
+        vocab=str(shared_data / "scibert_scivocab_uncased" / "vocab.txt"), do_lower_case=True
+    )
+    config = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
+    lines = (shared_data / "chebi20" / "molt5" / "validation.txt").read_text(encoding="utf-8").splitlines()
+    data = tmp_path / "data" / "chebi20"
+    data.mkdir(parents=True)
+    (data / "test.txt").write_text("\n".join(lines[:4]) + "\n", encoding="utf-8")
+    (data / "validation.txt").write_text("\n".join([lines[0], *lines[4:40]]) + "\n", encoding="utf-8")
+    docs = load_documents(
+        dataset="chebi20",
+        direction="caption2mol",
+        variant="icma",
+        data_path=str(tmp_path / "data"),
+        pool_split="validation",
+        limit=2,
+        c2m_method="sbert",
+        sbert_model=str(model_dir),
+        pretrained="icma-copy",
+    )["test"]
+    assert [d["method"] for d in docs] == ["sbert", "sbert"]
+    assert all(len(d["shots"]) == 2 for d in docs)

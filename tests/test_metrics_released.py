@@ -134,3 +134,24 @@ def test_icma_protocol_equals_naive_test_loop(monkeypatch):
     result = compute("mol2caption", [p for _, p in pairs], [g for g, _ in pairs], protocol="icma")
     for metric, value in expected.items():
         assert result.scores[metric] == value, metric
+
+
+def test_readme_numbers_table_is_measured(warm_cache):
+    """Every *measured* row of the README's "What the numbers look like" table is what icma-bench computes."""
+    import re
+
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### What the numbers look like", 1)[1].split("\n\n## ", 1)[0]
+    rows = {"T5-small": "t5-v1_1-small", "MolT5-large": "molt5-large"}
+    for label, stem in rows.items():
+        (line,) = [row for row in table.splitlines() if row.startswith(f"| {label} ")]
+        numbers = [float(x) for x in re.findall(r"\d\.\d{3}", line)]
+        caps = read_molt5(RELEASED / "molt5" / f"{stem}-smiles2caption.txt", strip_cls=True)
+        mols = read_molt5(RELEASED / "molt5" / f"{stem}-caption2smiles.txt")
+        cap = compute("mol2caption", [o for _, o in caps], [g for g, _ in caps], protocol="molt5+icma").scores
+        mol = compute("caption2mol", [o for _, o in mols], [g for g, _ in mols]).scores
+        expected = [cap["bleu4"], cap["icma_bleu4"], cap["meteor"], cap["icma_meteor"]]
+        expected += [mol["exact_match"], mol["validity"], mol["morgan_fts"]]
+        assert numbers == [round(x, 3) for x in expected], label

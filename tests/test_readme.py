@@ -51,3 +51,24 @@ def test_readme_quickstart_runs(shared_data, tmp_path):
         p["prompt"].startswith("Generate a molecule for the caption:") for p in prompts
     )
     assert "exact_match" in proc.stdout and "strict" in proc.stdout
+
+
+def _bash_blocks(section: str) -> list[str]:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    body = readme.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.*?)```", body, flags=re.S)
+
+
+def test_ci_runs_exactly_the_readme_commands():
+    """.ci/run builds a fresh venv and runs the README's install command and its test command, nothing else."""
+    (install,) = _bash_blocks("Install")
+    (tests,) = _bash_blocks("Tests")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    commands = [
+        line.strip() for line in ci.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert "python3 -m venv .venv" in commands and ". .venv/bin/activate" in commands
+    pip = install.strip().replace("pip install", "python -m pip install")
+    assert pip in commands, (pip, commands)
+    assert tests.strip() in commands
+    assert commands.index(". .venv/bin/activate") < commands.index(pip) < commands.index(tests.strip())
