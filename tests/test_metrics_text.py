@@ -11,7 +11,8 @@ from molt5_reference import molt5_caption_reference
 from nltk.translate.meteor_score import meteor_score
 
 from icma_bench.metrics import ResourceNotFoundError, compute, load_caption_tokenizer, metric_names
-from icma_bench.metrics.text import MemoStemmer, MemoWordNet, load_wordnet_names, tokenize_captions
+from icma_bench.metrics.meteor import MemoStemmer, MemoWordNet, load_wordnet_names
+from icma_bench.metrics.text import tokenize_captions
 
 pytestmark = pytest.mark.skipif(
     not (SHARED_DATA / "scibert_scivocab_uncased" / "vocab.txt").is_file(),
@@ -94,7 +95,7 @@ def test_missing_wordnet_names_the_fix(monkeypatch, tmp_path):
     from icma_bench.metrics.resources import find_wordnet
 
     monkeypatch.setenv("NLTK_DATA", str(tmp_path))
-    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])  # a loaded NLTK's path is what counts
     with pytest.raises(ResourceNotFoundError, match="NLTK_DATA") as info:
         find_wordnet()
     assert "nltk.downloader wordnet" in str(info.value)

@@ -140,10 +140,13 @@ def build_features(
     inchi_for: Sequence[frozenset[str] | None] | None = None,
     n_jobs: int = 1,
     show_progress: bool = False,
+    known: tuple[Sequence[str], MoleculeFeatures] | None = None,
 ) -> MoleculeFeatures:
     """Featurise each unique SMILES once (on ``n_jobs`` processes) and expand back to the input order.
 
     ``inchi_for[i]``: the heavy-atom compositions for which string i needs an InChI (None: always; default).
+    ``known``: ``(strings, features)`` already computed with every InChI (the references): a string found there
+    is copied, not featurised again (the same string gives the same features).
     """
     wanted: dict[str, frozenset[str] | None] = {}
     for i, s in enumerate(smiles):
@@ -154,9 +157,15 @@ def build_features(
         else:
             wanted[s] = need
     unique = list(wanted)
-    rows = map_chunks(
-        _featurise_chunk, list(wanted.items()), n_jobs=n_jobs, desc="molecules", show_progress=show_progress
+    seen = {}
+    if known is not None:
+        known_strings, known_feats = known
+        seen = {s: i for i, s in enumerate(known_strings) if s in wanted}
+    todo = [(s, need) for s, need in wanted.items() if s not in seen]
+    computed = iter(
+        map_chunks(_featurise_chunk, todo, n_jobs=n_jobs, desc="molecules", show_progress=show_progress)
     )
+    rows = [_feature_row(known_feats, seen[s]) if s in seen else next(computed) for s in unique]
     index = {s: i for i, s in enumerate(unique)}
     order = np.fromiter((index[s] for s in smiles), dtype=np.int64, count=len(smiles))
     n_atoms = np.array([r[0] for r in rows], dtype=np.int64).reshape(-1)
@@ -172,6 +181,21 @@ def build_features(
         maccs=maccs[order],
         rdk=rdk[order],
         morgan=[morgan[i] for i in order],
+    )
+
+
+def _feature_row(feats: MoleculeFeatures, i: int) -> tuple:
+    """Row ``i`` of computed features in :func:`featurise_smiles`' layout."""
+    morgan = feats.morgan[i]
+    return (
+        int(feats.n_atoms[i]),
+        bool(feats.oversized[i]),
+        feats.inchi[i],
+        feats.maccs[i].tobytes(),
+        feats.rdk[i].tobytes(),
+        tuple(morgan.keys()),
+        tuple(morgan.values()),
+        feats.heavy[i],
     )
 
 
@@ -298,7 +322,9 @@ def compute_molecule_metrics(
         None if b == "" else frozenset() if b is None else frozenset([h])
         for b, h in zip(ref.inchi, ref.heavy, strict=True)
     ]
-    pred = build_features(predictions, inchi_for=inchi_for, n_jobs=n_jobs, show_progress=show_progress)
+    pred = build_features(
+        predictions, inchi_for=inchi_for, n_jobs=n_jobs, show_progress=show_progress, known=(references, ref)
+    )
     counts, hyp_lens, ref_lens = compute_char_bleu_counts(references, predictions)
     # MolT5's default corpus_bleu weights (.25, .25, .25, .25) over characters of the raw strings.
     (bleu,) = (

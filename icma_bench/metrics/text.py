@@ -4,11 +4,12 @@ BLEU-2/4: NLTK ``corpus_bleu`` on WordPiece tokens (no smoothing); METEOR: mean 
 the same tokens; ROUGE-1/2/L: ``rouge_score`` F-measure (no stemmer) on the raw strings, mean over pairs, called as
 MolT5 calls it (``scorer.score(output, ground_truth)``).
 
-Speed without changing a single number: texts are tokenised once per unique string in one batched call (reference
-tokens are cached on disk), NLTK's own ``meteor_score`` runs with a memoised stemmer and a memoised WordNet
-(synonym lists cached on disk per WordNet build), BLEU's clipped n-gram counts (integers, so exact) are summed as
-``corpus_bleu`` sums them and finished by NLTK's own brevity penalty and smoothing, and the per-pair work runs on
-every core. Parity tests pin every number to the reference calls.
+Speed without changing a single number: texts are tokenised once per unique string in one batched call by the
+``tokenizers`` library (reference tokens are cached on disk); METEOR is NLTK's algorithm with stems and WordNet
+synonyms from disk tables (:mod:`icma_bench.metrics.meteor`); BLEU's clipped n-gram counts (integers, so exact) are
+summed as ``corpus_bleu`` sums them (:mod:`icma_bench.metrics.bleu`); ROUGE is ``rouge_score``'s arithmetic on its
+own tokenizer; the per-pair work runs on every core. A warm run imports neither NLTK nor transformers. Parity tests
+pin every number to the reference calls.
 """
 
 from __future__ import annotations
@@ -21,17 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from nltk.stem.porter import PorterStemmer
-from nltk.translate.meteor_score import meteor_score
 from rapidfuzz.distance import LCSseq
-from rouge_score import rouge_scorer, scoring
+from rouge_score import tokenize as rouge_tokenize
 
 from icma_bench.data import sha256_texts, write_atomic
 from icma_bench.metrics.bleu import MAX_ORDER, compute_corpus_bleu
+from icma_bench.metrics.meteor import MemoWordNet, build_meteor, load_stems, load_wordnet_names
 from icma_bench.metrics.resources import (
     CaptionTokenizer,
-    compute_resource_sha256,
-    find_wordnet,
     metrics_cache_dir,
     package_version,
 )
@@ -118,93 +116,6 @@ def load_reference_tokens(
     return out
 
 
-# --- WordNet and stemmer memo tables (read-only in workers, inherited by fork) --------------------------------
-
-
-class _Lemma:
-    __slots__ = ("_name",)
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def name(self) -> str:
-        return self._name
-
-
-class _Synset:
-    """All lemma names of a word's synsets as one pseudo-synset: METEOR only takes the union of their names."""
-
-    __slots__ = ("_lemmas",)
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self._lemmas = [_Lemma(n) for n in names]
-
-    def lemmas(self) -> list[_Lemma]:
-        return self._lemmas
-
-
-class MemoWordNet:
-    """Answers ``synsets(word)`` from a table of lemma names (what NLTK's METEOR reads of WordNet, nothing more)."""
-
-    def __init__(self, names: dict[str, list[str]], vocabulary: set[str] | None = None) -> None:
-        # NLTK keeps only names without "_" and takes their set: filtering and de-duplicating here is the same set.
-        # With ``vocabulary`` (every word the references can offer), names outside it are dropped too: METEOR only
-        # asks whether a name is an unmatched reference word, so they could never match and the score is unchanged.
-        self._vocabulary = vocabulary
-        self._synsets = {w: _as_synsets(n, vocabulary) for w, n in names.items()}
-
-    def synsets(self, word: str) -> tuple[_Synset, ...]:
-        try:
-            return self._synsets[word]
-        except (
-            KeyError
-        ):  # not pre-computed: ask WordNet itself (never happens through compute_caption_metrics)
-            out = self._synsets[word] = _as_synsets(load_wordnet_names({word})[word], self._vocabulary)
-            return out
-
-
-def _as_synsets(names: Sequence[str], vocabulary: set[str] | None = None) -> tuple[_Synset, ...]:
-    kept = [n for n in dict.fromkeys(names) if "_" not in n and (vocabulary is None or n in vocabulary)]
-    return (_Synset(kept),) if kept else ()
-
-
-class MemoStemmer:
-    """NLTK's ``PorterStemmer`` with a memo table."""
-
-    def __init__(self) -> None:
-        self._stemmer = PorterStemmer()
-        self._table: dict[str, str] = {}
-
-    def stem(self, word: str) -> str:
-        try:
-            return self._table[word]
-        except KeyError:
-            out = self._table[word] = self._stemmer.stem(word)
-            return out
-
-
-def load_wordnet_names(words: set[str]) -> dict[str, list[str]]:
-    """Lemma names of every synset of each word, from a disk cache per WordNet build (WordNet loads only on a miss)."""
-    resource = find_wordnet()
-    key = sha256_texts([compute_resource_sha256(str(resource)), package_version("nltk")])[:24]
-    path = metrics_cache_dir() / f"wordnet-names-{key}.json"
-    table: dict[str, list[str]] = {}
-    if path.is_file():
-        try:
-            table = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            logger.warning("ignoring unreadable WordNet cache %s", path)
-    missing = sorted(words.difference(table))
-    if missing:
-        from nltk.corpus import wordnet
-
-        logger.info("looking up %d words in WordNet (%s)", len(missing), resource)
-        for w in missing:
-            table[w] = [lemma.name() for synset in wordnet.synsets(w) for lemma in synset.lemmas()]
-        write_atomic(path, json.dumps(table, ensure_ascii=False, sort_keys=True))
-    return {w: table[w] for w in words}
-
-
 # --- per-pair work ----------------------------------------------------------------------------------------------
 
 _STATE: dict = {}  # set by compute_caption_metrics before the pool forks
@@ -213,11 +124,11 @@ _STATE: dict = {}  # set by compute_caption_metrics before the pool forks
 def _pair_scores(indices: Sequence[int]) -> list[tuple]:
     refs, hyps = _STATE["ref_tokens"], _STATE["hyp_tokens"]
     rref, rhyp = _STATE["ref_rouge"], _STATE["hyp_rouge"]
-    stemmer, wordnet = _STATE["stemmer"], _STATE["wordnet"]
+    meteor_of = _STATE["meteor"]
     out = []
     for i in indices:
         ref, hyp = refs[i], hyps[i]
-        meteor = meteor_score([ref], hyp, stemmer=stemmer, wordnet=wordnet)
+        meteor = meteor_of(ref, hyp)
         bleu = [_clipped_counts(ref, hyp, n) for n in range(1, MAX_ORDER + 1)]
         # MolT5: scorer.score(out, gt) -> the output is rouge_score's "target", the ground truth its "prediction".
         target, prediction = rhyp[i], rref[i]
@@ -241,9 +152,23 @@ def _clipped_counts(ref: Sequence[str], hyp: Sequence[str], n: int) -> tuple[int
     return numerator, max(1, sum(counts.values()))
 
 
+def _fmeasure(precision: float, recall: float) -> float:
+    """``rouge_score.scoring.fmeasure``."""
+    if precision + recall > 0:
+        return 2 * precision * recall / (precision + recall)
+    return 0.0
+
+
 def _rouge_n(target: list[str], prediction: list[str], n: int) -> float:
-    """``rouge_score``'s ROUGE-N F-measure (its own scoring helper on the same n-gram counts)."""
-    return rouge_scorer._score_ngrams(_ngram_counts(target, n), _ngram_counts(prediction, n)).fmeasure
+    """``rouge_score.rouge_scorer._score_ngrams(...).fmeasure`` on the same n-gram counts, statement for statement
+    (``rouge_scorer`` itself imports NLTK; the parity tests compare with it directly)."""
+    target_ngrams, prediction_ngrams = _ngram_counts(target, n), _ngram_counts(prediction, n)
+    intersection = 0
+    for ngram in target_ngrams:
+        intersection += min(target_ngrams[ngram], prediction_ngrams[ngram])
+    precision = intersection / max(sum(prediction_ngrams.values()), 1)
+    recall = intersection / max(sum(target_ngrams.values()), 1)
+    return _fmeasure(precision, recall)
 
 
 def _rouge_lcs(target: list[str], prediction: list[str]) -> float:
@@ -251,7 +176,7 @@ def _rouge_lcs(target: list[str], prediction: list[str]) -> float:
     if not target or not prediction:
         return 0
     lcs = LCSseq.similarity(target, prediction)
-    return scoring.fmeasure(lcs / len(prediction), lcs / len(target))
+    return _fmeasure(lcs / len(prediction), lcs / len(target))
 
 
 def compute_caption_metrics(
@@ -269,23 +194,25 @@ def compute_caption_metrics(
     n = len(predictions)
     hyp = tokenize_captions(predictions, tok, max_length)
     ref = load_reference_tokens(references, tok, max_length)
-    stemmer = MemoStemmer()
-    # METEOR lowercases (str.lower) before stemming; stem each distinct word once, before the workers fork.
+    # METEOR lowercases (str.lower) before stemming; it only ever sees vocabulary tokens, so the stems of the whole
+    # (lowercased) vocabulary are one cached table, and so are WordNet's lemma names of those stems (NLTK looks up
+    # the *stems* of the hypothesis words the exact and stem stages left unmatched).
     hyp_vocab = {w.lower() for toks in hyp.tokens for w in toks}
     ref_vocab = {w.lower() for toks in ref.tokens for w in toks}
-    # METEOR looks up WordNet synonyms of the *stems* of hypothesis words left unmatched by the exact and stem
-    # stages (NLTK passes the stemmed lists on); pre-compute them all.
-    words = {stemmer.stem(w) for w in hyp_vocab}
-    ref_words = {stemmer.stem(w) for w in ref_vocab}
-    rouge_tok = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"])._tokenizer
-    rouge_table = {t: rouge_tok.tokenize(t) for t in dict.fromkeys((*predictions, *references))}
+    vocabulary = {w.lower() for w in tok.backend.get_vocab(with_added_tokens=True)}
+    stems = load_stems(vocabulary | hyp_vocab | ref_vocab)
+    names = load_wordnet_names(set(stems.values()))
+    wordnet = MemoWordNet(
+        {stems[w]: names[stems[w]] for w in hyp_vocab}, vocabulary={stems[w] for w in ref_vocab}
+    )
+    # rouge_score's default tokenizer (RougeScorer(use_stemmer=False)): rouge_score.tokenize.tokenize(text, None).
+    rouge_table = {t: rouge_tokenize.tokenize(t, None) for t in dict.fromkeys((*predictions, *references))}
     _STATE.update(
         ref_tokens=ref.tokens,
         hyp_tokens=hyp.tokens,
         ref_rouge=[rouge_table[t] for t in references],
         hyp_rouge=[rouge_table[t] for t in predictions],
-        stemmer=stemmer,
-        wordnet=MemoWordNet(load_wordnet_names(words), vocabulary=ref_words),
+        meteor=build_meteor(stems, wordnet),
     )
     try:
         rows = map_chunks(
