@@ -47,9 +47,9 @@ def run_lm_eval(data: Path, pool_split: str, cache: Path, out: Path) -> tuple[fl
 
 
 def run_reference(data: Path, pool_split: str) -> tuple[float, dict[str, dict[str, float]]]:
-    from icma_bench.harness.hooks import extract_answer
     from icma_bench.harness.models import CopyModel
-    from icma_bench.metrics import compute
+    from icma_bench.harness.scoring import extract_answer, harness_key, reported_protocols
+    from icma_bench.metrics import compute, metric_names
     from icma_bench.prompts import build_documents
 
     start = time.perf_counter()
@@ -59,9 +59,12 @@ def run_reference(data: Path, pool_split: str) -> tuple[float, dict[str, dict[st
         docs = build_documents("chebi20", "test", direction, shots=2, pool_split=pool_split, data_path=data)
         predictions = [extract_answer(copy.answer(d["prompt"]), direction) for d in docs]
         references = [d["target"] for d in docs]
+        protocols = reported_protocols(direction, "molt5+icma+strict")  # the tasks' default
+        result = compute(direction, predictions, references, protocol=protocols)
         scores[task] = {
-            k: float(v)
-            for k, v in compute(direction, predictions, references, protocol="both").scores.items()
+            harness_key(name, p): float(result.scores[result.key(name, p)])
+            for p in protocols
+            for name in metric_names(direction)
         }
     return time.perf_counter() - start, scores
 
@@ -76,6 +79,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("NLTK_DATA", str(args.data / "nltk_data"))
     os.environ.setdefault("ICMA_BENCH_SCIBERT", str(args.data / "scibert_scivocab_uncased"))
+    os.environ.setdefault("ICMA_BENCH_T5_TOKENIZER", str(args.data / "molt5_t5_tokenizer"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     with tempfile.TemporaryDirectory() as tmp:

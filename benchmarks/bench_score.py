@@ -3,7 +3,7 @@
 Both read the same released MolT5-large prediction file (3,300 ChEBI-20 test rows). Runs alternate A, B, A, B ...
 so a drift of the machine's speed hits both; the medians and the per-pair ratios are reported. icma-bench runs
 "warm" (the references' tokens / fingerprints cached, as on every run after the first against a test set) after one
-untimed warm-up run; the warm-up itself is reported as the cold run. Peak memory is the child's max RSS.
+untimed warm-up run; the warm-up itself is reported as the cold run. Peak memory: GNU time's maximum resident set size of each run (the largest process).
 
     python benchmarks/bench_score.py [--runs 5] [--data ../shared/data] [--json out.json]
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -25,12 +24,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _timed(cmd: list[str], env: dict) -> tuple[float, float, str]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-    wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024, proc.stdout
+    """Wall seconds, peak RSS in MiB (GNU time's %M of the process and its children), stdout."""
+    with tempfile.NamedTemporaryFile(mode="r", suffix=".time") as fh:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", fh.name, *cmd],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        wall = time.perf_counter() - start
+        peak_kb = int(fh.read().strip().splitlines()[-1])
+    return wall, peak_kb / 1024, proc.stdout
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ and lists every number and every row that differs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import sys
@@ -49,17 +50,19 @@ def dump(out: Path) -> None:
         rows = []
         for gt, ot in pairs:
             row = {"valid": False, "exact": False}
-            try:
-                row["exact"] = Chem.MolToInchi(Chem.MolFromSmiles(ot)) == Chem.MolToInchi(Chem.MolFromSmiles(gt))
-            except Exception:
-                pass
+            with contextlib.suppress(Exception):
+                row["exact"] = Chem.MolToInchi(Chem.MolFromSmiles(ot)) == Chem.MolToInchi(
+                    Chem.MolFromSmiles(gt)
+                )
             try:
                 g, o = Chem.MolFromSmiles(gt), Chem.MolFromSmiles(ot)
                 if o is None:
                     raise ValueError("bad SMILES")
                 row["valid"] = True
                 row["maccs"] = DataStructs.FingerprintSimilarity(
-                    MACCSkeys.GenMACCSKeys(g), MACCSkeys.GenMACCSKeys(o), metric=DataStructs.TanimotoSimilarity
+                    MACCSkeys.GenMACCSKeys(g),
+                    MACCSkeys.GenMACCSKeys(o),
+                    metric=DataStructs.TanimotoSimilarity,
                 )
                 row["rdk"] = DataStructs.FingerprintSimilarity(
                     Chem.RDKFingerprint(g), Chem.RDKFingerprint(o), metric=DataStructs.TanimotoSimilarity
@@ -116,13 +119,17 @@ def compare(old: Path) -> None:
                 if row["valid"] and new is not None and row[name] != new:
                     diffs.append(f"{name} {row[name]:.4f} -> {new:.4f}")
             if diffs:
-                notes.append(f"- {path.name} row {i + 2}: `{pairs[i][1][:80]}` (reference `{pairs[i][0][:60]}`): "
-                             + "; ".join(diffs))
+                notes.append(
+                    f"- {path.name} row {i + 2}: `{pairs[i][1][:80]}` (reference `{pairs[i][0][:60]}`): "
+                    + "; ".join(diffs)
+                )
     print("\nRows that differ:\n" + ("\n".join(notes) if notes else "none"))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("dump")
     d.add_argument("--out", type=Path, required=True)
