@@ -107,3 +107,22 @@ def test_readme_quickstart_runs(capsys, monkeypatch):
         argv = shlex.split(command)[1:]
         assert main(argv) == 0, command
         assert "signature:" in capsys.readouterr().out or "--json" in argv
+
+
+def test_rows_of_only_tabs_or_spaces_are_scored_not_skipped(tmp_path, capsys):
+    """MolT5's csv reader keeps a row of tabs (empty fields) or spaces; only a truly empty line is no row."""
+    import csv
+
+    text = "description\tground truth\toutput\nA.\tCCO\tCCO\n\t\t\n   \n\nB.\tCCN\tCCN\n"
+    path = tmp_path / "pred.txt"
+    path.write_text(text, encoding="utf-8")
+    with open(path, encoding="utf8") as f:
+        molt5_rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    out = _run_json(capsys, "score", str(path), "--task", "caption2mol", "--protocol", "both")
+    assert out["counts"]["n"] == len(molt5_rows) == 4
+    assert out["counts"]["blank_rows"] == 2
+    # the blank rows are pairs of empty strings: "" parses (valid under molt5), invalid under strict
+    assert out["counts"]["valid"] == 4 and out["counts"]["strict_valid"] == 2
+    assert (
+        out["scores"]["exact_match"] == 1.0
+    )  # "" == "" by InChI under MolT5's script, as for the two molecules

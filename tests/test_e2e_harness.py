@@ -162,6 +162,13 @@ def test_stock_cli_copy_baseline(shared_data, shared_cache, tmp_path):
     assert results["results"][C2M]["validity,none"] == 1.0  # the copied training molecules all parse
     assert "Left truncation" not in proc.stderr
     assert (tmp_path / "icma-copy").is_dir()  # results folder named after pretrained=
+    # the printed tables fit 120 columns, hold no text entries, and label the group's metrics with their direction
+    tables = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    assert tables and max(len(line) for line in tables) <= 120
+    assert not any("protocol:" in line for line in tables)
+    assert any("mol2caption/bleu4" in line for line in tables) and any(
+        "caption2mol/validity" in line for line in tables
+    )
 
 
 def test_stock_cli_tiny_gpt2_fits_the_budget(shared_data, shared_cache, tiny_gpt2, tmp_path):
