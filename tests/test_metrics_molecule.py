@@ -14,12 +14,8 @@ from rdkit import Chem, DataStructs, RDLogger
 from rdkit.Chem import AllChem, MACCSkeys
 
 from icma_bench.metrics import compute, metric_names
-from icma_bench.metrics.molecule import (
-    build_features,
-    compute_bit_tanimoto,
-    compute_count_tanimoto,
-    load_reference_features,
-)
+from icma_bench.metrics.features import build_features, load_reference_features
+from icma_bench.metrics.molecule import compute_bit_tanimoto, compute_count_tanimoto
 from icma_bench.metrics.resources import metrics_cache_dir
 
 RDLogger.DisableLog("rdApp.*")
@@ -153,7 +149,7 @@ def test_exact_match_parity_on_hard_pairs(shared_data):
     from collections import defaultdict
 
     from icma_bench.data import load_split
-    from icma_bench.metrics.molecule import heavy_atoms
+    from icma_bench.metrics.features import heavy_atoms
 
     test = load_split("chebi20", "test", shared_data / "chebi20" / "molt5" / "test.txt")[:150]
     by_heavy = defaultdict(list)
