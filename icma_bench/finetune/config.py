@@ -186,7 +186,8 @@ def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
 def _coerce(key: str, value: Any) -> Any:
     """Check one value against its field's type; returns the value in canonical form."""
     hint = _HINTS[key]
-    args = typing.get_args(hint)
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    args = typing.get_args(hint) if union else ()
     optional = type(None) in args
     if value is None:
         if optional:
@@ -236,9 +237,11 @@ def _check_values(cfg: FinetuneConfig) -> None:
         value = getattr(cfg, key)
         if value not in choices:
             raise ConfigError(f"{key}: {value!r} is not one of {list(choices)}")
-    positive = ("shots", "cutoff_len", "lora_r", "lora_alpha", "batch_size", "micro_batch_size", "logging_steps")
+    if cfg.shots < 0:
+        raise ConfigError(f"shots: must be >= 0, got {cfg.shots}")
+    positive = ("cutoff_len", "lora_r", "lora_alpha", "batch_size", "micro_batch_size", "logging_steps")
     for key in positive:
-        if getattr(cfg, key) <= 0 and not (key == "shots" and cfg.shots == 0):
+        if getattr(cfg, key) <= 0:
             raise ConfigError(f"{key}: must be > 0, got {getattr(cfg, key)}")
     for key in ("eval_limit", "warmup_steps", "dataloader_num_workers", "eval_max_new_tokens"):
         if getattr(cfg, key) < 0:

@@ -31,14 +31,20 @@ def is_seq2seq(cfg: FinetuneConfig, model_config: Any | None = None) -> bool:
     return bool(getattr(model_config, "is_encoder_decoder", False))
 
 
-def load_tokenizer(cfg: FinetuneConfig) -> Any:
-    """The tokenizer (the model's unless ``tokenizer`` is set), with a pad token for dynamic padding."""
+def load_tokenizer(cfg: FinetuneConfig, model_config: Any | None = None) -> Any:
+    """The tokenizer (the model's unless ``tokenizer`` is set), with an EOS and a pad token.
+
+    A tokenizer that names no EOS token (Galactica's) gets the model config's ``eos_token_id``.
+    """
     from transformers import AutoTokenizer
 
     kwargs = {"revision": cfg.revision} if cfg.revision else {}
     tok = AutoTokenizer.from_pretrained(
         cfg.tokenizer or cfg.model, trust_remote_code=cfg.trust_remote_code, **kwargs
     )
+    eos_id = getattr(model_config, "eos_token_id", None)
+    if tok.eos_token_id is None and isinstance(eos_id, int) and 0 <= eos_id < len(tok):
+        tok.eos_token = tok.convert_ids_to_tokens(eos_id)
     if tok.eos_token_id is None and cfg.add_eos:
         raise ConfigError(f"add_eos: the tokenizer of {cfg.tokenizer or cfg.model} has no EOS token; set add_eos=false")
     if tok.pad_token_id is None:

@@ -150,6 +150,12 @@ def build_log_callback(path: Path):
     return JsonlLog()
 
 
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def training_arguments(cfg: FinetuneConfig, out: Path, has_eval: bool) -> Any:
     from transformers import TrainingArguments
 
@@ -182,6 +188,7 @@ def training_arguments(cfg: FinetuneConfig, out: Path, has_eval: bool) -> Any:
         disable_tqdm=not cfg.show_progress,
         remove_unused_columns=False,
         dataloader_num_workers=cfg.dataloader_num_workers,
+        dataloader_pin_memory=_cuda(),
         include_num_input_tokens_seen="all",
         # NOTE: ICMA passes ddp_find_unused_parameters=False under DDP; Trainer's default does the same for LoRA.
     )
@@ -202,7 +209,7 @@ def run_finetune(cfg: FinetuneConfig) -> Path:
 
     model_config = load_model_config(cfg)
     seq2seq = is_seq2seq(cfg, model_config)
-    tokenizer = load_tokenizer(cfg)
+    tokenizer = load_tokenizer(cfg, model_config)
 
     def build(epoch: int):
         return build_examples(cfg, tokenizer, cfg.train_split, epoch=epoch, limit=cfg.limit, seq2seq=seq2seq)[0]
@@ -261,6 +268,8 @@ def run_finetune(cfg: FinetuneConfig) -> Path:
         model.config.use_cache = True
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
+        # NOTE: Trainer also writes its arguments as a pickle (training_args.bin); the resolved YAML replaces it here.
+        (out / "training_args.bin").unlink(missing_ok=True)
         tokenizer.save_pretrained(str(out))
         summary = {
             "model_type": "seq2seq" if seq2seq else "causal",
