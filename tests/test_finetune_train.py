@@ -19,6 +19,17 @@ from icma_bench.finetune.recipe import CONFIG_FILE, LOG_FILE, SUMMARY_FILE, run_
 DATA = FIXTURES / "retrieval"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run fastest on one thread (two threads on a shared 2-core machine spin for each other)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     from tiny_models import build_tiny_gpt2, build_tiny_t5
@@ -91,7 +102,7 @@ def test_saved_adapter_evaluates_in_stock_lm_eval(models, shared_data, tmp_path)
     exe = shutil.which("lm_eval")
     cmd = [exe] if exe else [sys.executable, "-m", "lm_eval"]
     meta = {"data_path": str(shared_data), "pool_split": "validation", "max_gen_toks": 16}
-    env = {**os.environ, "ICMA_BENCH_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "ICMA_BENCH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     env.pop("ICMA_BENCH_NO_HOOK", None)
     proc = subprocess.run(
         [

@@ -155,8 +155,12 @@ def apply_lora(model: Any, cfg: FinetuneConfig, seq2seq: bool) -> tuple[Any, lis
     """Wrap ``model`` with a LoRA adapter (ICMA: r 32, alpha 64, dropout 0.1, no bias). Returns the model, targets."""
     from peft import LoraConfig, TaskType, get_peft_model
 
+    from transformers.pytorch_utils import Conv1D
+
     targets = list(cfg.lora_targets) if cfg.lora_targets else resolve_lora_targets(model)
+    conv1d = any(isinstance(m, Conv1D) and n.rsplit(".", 1)[-1] in targets for n, m in model.named_modules())
     lora = LoraConfig(
+        fan_in_fan_out=conv1d,  # GPT-2's Conv1D stores its weight transposed
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
