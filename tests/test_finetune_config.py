@@ -22,9 +22,13 @@ from icma_bench.finetune.config import (
 
 def test_every_shipped_recipe_validates():
     recipes = shipped_recipes()
-    assert {"galactica-125m", "galactica-1.3b", "mistral-7b-instruct", "llama-3-8b-instruct", "molt5-base"} <= set(
-        recipes
-    )
+    assert {
+        "galactica-125m",
+        "galactica-1.3b",
+        "mistral-7b-instruct",
+        "llama-3-8b-instruct",
+        "molt5-base",
+    } <= set(recipes)
     for name, path in recipes.items():
         cfg = load_config(path)
         assert cfg.name == name
@@ -34,13 +38,23 @@ def test_every_shipped_recipe_validates():
             assert word in header, (name, word)
     icma = load_config("galactica-125m")
     assert (icma.method, icma.learning_rate, icma.batch_size, icma.epochs, icma.shots, icma.cutoff_len) == (
-        "full", 2e-4, 32, 10.0, 2, 1024
+        "full",
+        2e-4,
+        32,
+        10.0,
+        2,
+        1024,
     )
     for name in ("galactica-1.3b", "mistral-7b-instruct"):
         cfg = load_config(name)
-        assert (cfg.method, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.learning_rate, cfg.cutoff_len) == (
-            "lora", 32, 64, 0.1, 3e-4, 2048
-        )
+        assert (
+            cfg.method,
+            cfg.lora_r,
+            cfg.lora_alpha,
+            cfg.lora_dropout,
+            cfg.learning_rate,
+            cfg.cutoff_len,
+        ) == ("lora", 32, 64, 0.1, 3e-4, 2048)
     assert load_config("mistral-7b-instruct").load_in == "8bit"
     assert load_config("molt5-base").model_type == "seq2seq"
     assert load_config("galactica-125m-sft").template == "direct"
@@ -111,7 +125,9 @@ def test_bad_recipe_fails_before_any_weights_load(tmp_path, monkeypatch, capsys)
         monkeypatch.setattr(model_mod, name, boom)
         monkeypatch.setattr(recipe_mod, name, boom)
     recipe = tmp_path / "bad.yaml"
-    recipe.write_text(yaml.safe_dump({"model": "some/model", "output_dir": str(tmp_path / "out"), "cutof_len": 10}))
+    recipe.write_text(
+        yaml.safe_dump({"model": "some/model", "output_dir": str(tmp_path / "out"), "cutof_len": 10})
+    )
     assert main(["finetune", str(recipe)]) == 2
     assert "unknown key 'cutof_len': did you mean 'cutoff_len'?" in capsys.readouterr().err
     recipe.write_text(yaml.safe_dump({"model": "some/model", "output_dir": str(tmp_path / "out")}))

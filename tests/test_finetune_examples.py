@@ -4,8 +4,8 @@ the cutoff drops whole shots, the random walk is re-drawn every epoch, and batch
 from __future__ import annotations
 
 import pytest
-
 from conftest import FIXTURES
+
 from icma_bench.finetune.config import build_config
 from icma_bench.finetune.examples import (
     IGNORE_INDEX,
@@ -23,9 +23,8 @@ DATA = FIXTURES / "retrieval"  # chebi20 train (12 rows), validation (2), test (
 
 @pytest.fixture(scope="module")
 def tokenizers(tmp_path_factory):
-    from transformers import AutoTokenizer
-
     from tiny_models import build_tiny_gpt2, build_tiny_t5
+    from transformers import AutoTokenizer
 
     root = tmp_path_factory.mktemp("tok")
     gpt2 = AutoTokenizer.from_pretrained(build_tiny_gpt2(root / "gpt2"))
@@ -62,20 +61,28 @@ def test_training_prompt_equals_the_evaluation_prompt(tokenizers, template):
         assert [ex.prompt for ex in ours] == list(task_docs["prompt"])
         assert [ex.cid for ex in ours] == list(task_docs["cid"])
         if template == "icma":  # leave-one-out: a record never sees itself
-            assert all(ex.cid not in [s["cid"] for s in doc["shots"]] for ex, doc in zip(ours, task_docs, strict=True))
+            assert all(
+                ex.cid not in [s["cid"] for s in doc["shots"]]
+                for ex, doc in zip(ours, task_docs, strict=True)
+            )
             assert all(doc["n_shots_used"] == 2 for doc in task_docs)
         for ex, doc in zip(ours, task_docs, strict=True):
             text = tok.decode(ex.input_ids)
             target = doc["target"].strip()
             assert text == doc["prompt"] + answer_lead(task, template) + target + tok.eos_token
-            assert tok.decode([t for t in ex.labels if t != IGNORE_INDEX]) == answer_lead(task, template) + target + tok.eos_token
+            assert (
+                tok.decode([t for t in ex.labels if t != IGNORE_INDEX])
+                == answer_lead(task, template) + target + tok.eos_token
+            )
 
 
 def test_loss_on_target_only_or_on_every_token(tokenizers):
     tok = tokenizers[0]
     (ex, *_), _ = build_examples(_cfg(task="mol2caption"), tok, "train")
     n_prompt = len(tok(ex.prompt)["input_ids"])
-    assert ex.labels[:n_prompt] == [IGNORE_INDEX] * n_prompt and ex.labels[n_prompt:] == ex.input_ids[n_prompt:]
+    assert (
+        ex.labels[:n_prompt] == [IGNORE_INDEX] * n_prompt and ex.labels[n_prompt:] == ex.input_ids[n_prompt:]
+    )
     (ex2, *_), _ = build_examples(_cfg(task="mol2caption", train_on_inputs=True), tok, "train")
     assert ex2.labels == ex2.input_ids == ex.input_ids
 
@@ -94,7 +101,9 @@ def test_cutoff_drops_whole_shots_never_the_query_or_target(tokenizers):
     ex = tokenize_document(docs[1], tok, cutoff_len=cutoff)
     assert ex.n_shots_used == 1 and len(ex.input_ids) <= cutoff
     assert ex.prompt == one_shot  # the least similar shot went, the most similar stayed
-    assert ex.prompt.endswith(docs[1]["query"] + ".") and tok.decode(ex.input_ids).endswith(full.answer + tok.eos_token)
+    assert ex.prompt.endswith(docs[1]["query"] + ".") and tok.decode(ex.input_ids).endswith(
+        full.answer + tok.eos_token
+    )
     # The evaluation's own budget logic gives the same prompt for the same budget.
     same = build_documents(
         "chebi20", "train", "mol2caption", shots=2, pool_split="train", data_path=DATA,
@@ -118,7 +127,9 @@ def test_random_walk_is_redrawn_every_epoch_and_seeded(tokenizers):
         "chebi20", "train", "mol2caption", shots=2, pool_split="train", data_path=DATA, k=10,
         random_walk_p=0.6, seed=4,
     )  # fmt: skip
-    assert epoch[1] == [d["prompt"] for d in walk]  # epoch e draws with seed + e, as the task's random_walk_seed
+    assert epoch[1] == [
+        d["prompt"] for d in walk
+    ]  # epoch e draws with seed + e, as the task's random_walk_seed
 
     calls = []
 
@@ -130,7 +141,9 @@ def test_random_walk_is_redrawn_every_epoch_and_seeded(tokenizers):
     ds.set_epoch(0)
     ds.set_epoch(1)
     ds.set_epoch(1)
-    assert calls == [0, 1] and ds[0]["input_ids"] == build_examples(cfg, tok, "train", epoch=1)[0][0].input_ids
+    assert (
+        calls == [0, 1] and ds[0]["input_ids"] == build_examples(cfg, tok, "train", epoch=1)[0][0].input_ids
+    )
     static = PromptDataset(build, redraw=False)
     static.set_epoch(5)
     assert calls == [0, 1, 0]

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
+
 from icma_bench.finetune.config import build_config, load_config
 from icma_bench.finetune.recipe import CONFIG_FILE, LOG_FILE, SUMMARY_FILE, run_finetune
 
@@ -54,7 +54,9 @@ def _losses(out: Path) -> dict[int, float]:
 
 
 def test_short_lora_run_lowers_the_loss_and_writes_the_folder(models, tmp_path):
-    out = run_finetune(_cfg(models[0], tmp_path / "run", eval_limit=2, eval_strategy="epoch", eval_max_new_tokens=8))
+    out = run_finetune(
+        _cfg(models[0], tmp_path / "run", eval_limit=2, eval_strategy="epoch", eval_max_new_tokens=8)
+    )
     losses = _losses(out)
     first, last = losses[min(losses)], losses[max(losses)]
     assert last < first
@@ -69,19 +71,30 @@ def test_short_lora_run_lowers_the_loss_and_writes_the_folder(models, tmp_path):
     assert any("eval_mol2caption/bleu4" in r and "eval_caption2mol/validity" in r for r in logged)
     assert any("eval_loss" in r for r in logged)
     card = (out / "README.md").read_text()
-    assert f"pretrained={models[0]},peft={out}" in card and "icma_chebi20_mol2caption,icma_chebi20_caption2mol" in card
+    assert (
+        f"pretrained={models[0]},peft={out}" in card
+        and "icma_chebi20_mol2caption,icma_chebi20_caption2mol" in card
+    )
 
 
 def test_seq2seq_full_run_lowers_the_loss(models, tmp_path):
     out = run_finetune(_cfg(models[1], tmp_path / "t5", method="full", learning_rate=3e-3, epochs=4))
     losses = _losses(out)
     assert losses[max(losses)] < losses[min(losses)]
-    assert (out / "model.safetensors").is_file() and json.loads((out / SUMMARY_FILE).read_text())["model_type"] == "seq2seq"
+    assert (out / "model.safetensors").is_file() and json.loads((out / SUMMARY_FILE).read_text())[
+        "model_type"
+    ] == "seq2seq"
 
 
 def test_resume_continues_with_identical_state(models, tmp_path):
     """Stop after a checkpoint, resume from it: the next losses equal the uninterrupted run's."""
-    common = {"max_steps": 6, "save_strategy": "steps", "save_steps": 3, "random_walk_p": 0.5, "candidates": 10}
+    common = {
+        "max_steps": 6,
+        "save_strategy": "steps",
+        "save_steps": 3,
+        "random_walk_p": 0.5,
+        "candidates": 10,
+    }
     full = run_finetune(_cfg(models[0], tmp_path / "full", **common))
     ref = _losses(full)
     assert sorted(ref) == [1, 2, 3, 4, 5, 6]

@@ -15,21 +15,34 @@ def _char_tokenizer(special: dict[str, int], *, eos: str, pad: str, seq2seq: boo
     core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))  # one token per character
     core.decoder = decoders.Fuse()
     if seq2seq:  # T5 appends </s> to every encoded text, as lm-eval's seq2seq encoder expects
-        core.post_processor = processors.TemplateProcessing(single=f"$A {eos}", special_tokens=[(eos, special[eos])])
+        core.post_processor = processors.TemplateProcessing(
+            single=f"$A {eos}", special_tokens=[(eos, special[eos])]
+        )
     kwargs = {} if seq2seq else {"bos_token": eos}
     tok = PreTrainedTokenizerFast(
-        tokenizer_object=core, unk_token="<unk>", eos_token=eos, pad_token=pad, model_max_length=max_len, **kwargs
+        tokenizer_object=core,
+        unk_token="<unk>",
+        eos_token=eos,
+        pad_token=pad,
+        model_max_length=max_len,
+        **kwargs,
     )
     return tok, len(vocab)
 
 
-def build_tiny_gpt2(path: Path, *, n_positions: int = 1024, n_embd: int = 32, n_layer: int = 1, seed: int = 0) -> Path:
+def build_tiny_gpt2(
+    path: Path, *, n_positions: int = 1024, n_embd: int = 32, n_layer: int = 1, seed: int = 0
+) -> Path:
     """A randomly initialised GPT-2 (1 layer, 32 dims by default) saved with its tokenizer as an HF folder."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
     tok, vocab = _char_tokenizer(
-        {"<unk>": 0, "<|endoftext|>": 1}, eos="<|endoftext|>", pad="<|endoftext|>", seq2seq=False, max_len=n_positions
+        {"<unk>": 0, "<|endoftext|>": 1},
+        eos="<|endoftext|>",
+        pad="<|endoftext|>",
+        seq2seq=False,
+        max_len=n_positions,
     )
     config = GPT2Config(
         vocab_size=vocab, n_positions=n_positions, n_embd=n_embd, n_layer=n_layer, n_head=2,

@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("recipe", nargs="?", help="recipe YAML path or shipped recipe name (e.g. galactica-125m)")
+    parser.add_argument(
+        "recipe", nargs="?", help="recipe YAML path or shipped recipe name (e.g. galactica-125m)"
+    )
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override recipe keys")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the plan; load no weights")
     parser.add_argument("--list", action="store_true", help="list the shipped recipes and exit")

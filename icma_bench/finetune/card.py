@@ -77,21 +77,21 @@ def render_model_card(cfg: FinetuneConfig, summary: dict[str, Any], out: str | P
     return f"""# {cfg.name or Path(out).name}: {cfg.model} tuned for {cfg.task} ({kind})
 
 Trained with `icma-bench finetune` on **{cfg.dataset} {cfg.train_split}** (retrieval pool: `{cfg.resolved_pool_split}`,
-leave-one-out when it is the training split; limit: {cfg.limit or 'none'}).
+leave-one-out when it is the training split; limit: {cfg.limit or "none"}).
 
 - Recipe: {recipe}.
-- Training: {lora}; {cfg.epochs:g} epochs (max_steps {cfg.max_steps or 'none'}), learning rate {cfg.learning_rate:g},
-  global batch {cfg.batch_size} (micro batch {cfg.micro_batch_size} x {summary.get('accumulation_steps')} accumulation
-  x {summary.get('world_size')} processes), warm-up {cfg.warmup_steps} steps, precision {cfg.precision},
-  {f'{cfg.load_in} weights, ' if cfg.load_in else ''}cutoff {cfg.cutoff_len} tokens (whole shots dropped to fit),
-  loss on {'the whole sequence' if cfg.train_on_inputs else 'the answer only'}, seed {cfg.seed}.
-- Answer format: the evaluation prompt, then {leads}, the target{', EOS' if cfg.add_eos else ''}.
-- Examples: {ex.get('examples')} ({ex.get('input_tokens')} input tokens, {ex.get('target_tokens')} target tokens per
-  epoch, mean shots used {ex.get('mean_shots_used', 0):.2f}); {summary.get('global_steps')} optimiser steps,
-  {summary.get('tokens_seen')} tokens seen in all, final training loss {summary.get('train_loss', float('nan')):.4f}.
-- Parameters: {summary.get('trainable_parameters')} trainable of {summary.get('total_parameters')}.
+- Training: {lora}; {cfg.epochs:g} epochs (max_steps {cfg.max_steps or "none"}), learning rate {cfg.learning_rate:g},
+  global batch {cfg.batch_size} (micro batch {cfg.micro_batch_size} x {summary.get("accumulation_steps")} accumulation
+  x {summary.get("world_size")} processes), warm-up {cfg.warmup_steps} steps, precision {cfg.precision},
+  {f"{cfg.load_in} weights, " if cfg.load_in else ""}cutoff {cfg.cutoff_len} tokens (whole shots dropped to fit),
+  loss on {"the whole sequence" if cfg.train_on_inputs else "the answer only"}, seed {cfg.seed}.
+- Answer format: the evaluation prompt, then {leads}, the target{", EOS" if cfg.add_eos else ""}.
+- Examples: {ex.get("examples")} ({ex.get("input_tokens")} input tokens, {ex.get("target_tokens")} target tokens per
+  epoch, mean shots used {ex.get("mean_shots_used", 0):.2f}); {summary.get("global_steps")} optimiser steps,
+  {summary.get("tokens_seen")} tokens seen in all, final training loss {summary.get("train_loss", float("nan")):.4f}.
+- Parameters: {summary.get("trainable_parameters")} trainable of {summary.get("total_parameters")}.
 
-Files: the {'adapter (`adapter_config.json`, `adapter_model.safetensors`)' if cfg.method == 'lora' else 'model'},
+Files: the {"adapter (`adapter_config.json`, `adapter_model.safetensors`)" if cfg.method == "lora" else "model"},
 the tokenizer, `finetune_config.yaml` (the resolved recipe: `icma-bench finetune finetune_config.yaml` re-runs it),
 `train_log.jsonl` (loss, learning rate and validation scores per logging step), `train_summary.json`.
 
@@ -101,6 +101,6 @@ the tokenizer, `finetune_config.yaml` (the resolved recipe: `icma-bench finetune
 {lm_eval_command(cfg, out)}
 ```
 
-`--model hf` needs `accelerate`{' and `peft=` needs `peft`' if cfg.method == 'lora' else ''} (icma-bench installs
+`--model hf` needs `accelerate`{" and `peft=` needs `peft`" if cfg.method == "lora" else ""} (icma-bench installs
 both). The metadata renders the evaluation prompts with the retrieval settings used in training.
 """

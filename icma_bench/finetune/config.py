@@ -53,7 +53,8 @@ class FinetuneConfig:
     tokenizer: str | None = None  # default: the model's
     revision: str | None = None
     model_type: str = "auto"  # auto: seq2seq when the model config says is_encoder_decoder
-    trust_remote_code: bool = False  # NOTE: never on by default (house rule); ICMA's code does not set it either
+    # NOTE: never on by default (house rule); ICMA's code does not set it either.
+    trust_remote_code: bool = False
     output_dir: str | None = None  # default: runs/<name>
     # --- data: the same retrieval and prompt code as evaluation (icma_bench.prompts.build_documents)
     dataset: str = "chebi20"
@@ -275,9 +276,13 @@ def _check_values(cfg: FinetuneConfig) -> None:
     if cfg.save_strategy == "steps" and cfg.save_steps is None:
         raise ConfigError("save_steps: required when save_strategy is 'steps'")
     if cfg.load_in and cfg.method == "full":
-        raise ConfigError(f"load_in: {cfg.load_in} quantised weights cannot be fully fine-tuned; use method=lora")
+        raise ConfigError(
+            f"load_in: {cfg.load_in} quantised weights cannot be fully fine-tuned; use method=lora"
+        )
     if cfg.precision == "fp16" and cfg.method == "full":
-        raise ConfigError("precision: fp16 full fine-tuning diverges with fp16 master weights; use bf16 or lora")
+        raise ConfigError(
+            "precision: fp16 full fine-tuning diverges with fp16 master weights; use bf16 or lora"
+        )
     if cfg.lora_targets is not None and not cfg.lora_targets:
         raise ConfigError("lora_targets: an empty list; leave it null for every linear layer")
 

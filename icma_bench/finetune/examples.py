@@ -218,7 +218,9 @@ class PromptDataset(torch.utils.data.Dataset):
             return
         examples = self._build(key)
         if self._key is not None and len(examples) != len(self.examples):
-            raise RuntimeError(f"epoch {key} holds {len(examples)} examples, epoch {self._key} {len(self.examples)}")
+            raise RuntimeError(
+                f"epoch {key} holds {len(examples)} examples, epoch {self._key} {len(self.examples)}"
+            )
         self.examples, self._key = examples, key
 
     def __len__(self) -> int:
@@ -270,7 +272,11 @@ class EpochSampler(torch.utils.data.Sampler[int]):
         return len(self.dataset)
 
     def __iter__(self) -> Iterator[int]:
-        return iter(order_indices(self.dataset.lengths, self.micro, self.mega, [self.seed, self.epoch], self.group_by_length))
+        return iter(
+            order_indices(
+                self.dataset.lengths, self.micro, self.mega, [self.seed, self.epoch], self.group_by_length
+            )
+        )
 
 
 def order_indices(

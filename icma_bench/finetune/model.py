@@ -46,7 +46,9 @@ def load_tokenizer(cfg: FinetuneConfig, model_config: Any | None = None) -> Any:
     if tok.eos_token_id is None and isinstance(eos_id, int) and 0 <= eos_id < len(tok):
         tok.eos_token = tok.convert_ids_to_tokens(eos_id)
     if tok.eos_token_id is None and cfg.add_eos:
-        raise ConfigError(f"add_eos: the tokenizer of {cfg.tokenizer or cfg.model} has no EOS token; set add_eos=false")
+        raise ConfigError(
+            f"add_eos: the tokenizer of {cfg.tokenizer or cfg.model} has no EOS token; set add_eos=false"
+        )
     if tok.pad_token_id is None:
         # NOTE: ICMA sets pad_token_id = 0 (Llama's <unk>); padded labels are ignored either way, so any pad id works.
         # EOS as pad keeps the vocabulary unchanged for every architecture.
@@ -95,7 +97,9 @@ def load_model(cfg: FinetuneConfig, seq2seq: bool) -> Any:
         kwargs["quantization_config"] = (
             BitsAndBytesConfig(load_in_8bit=True)
             if cfg.load_in == "8bit"
-            else BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=compute, bnb_4bit_quant_type="nf4")
+            else BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_compute_dtype=compute, bnb_4bit_quant_type="nf4"
+            )
         )
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
     # NOTE: full fine-tuning keeps fp32 master weights under bf16/fp16 autocast (Trainer's mixed precision);
@@ -154,7 +158,6 @@ def resolve_lora_targets(model: Any) -> list[str]:
 def apply_lora(model: Any, cfg: FinetuneConfig, seq2seq: bool) -> tuple[Any, list[str]]:
     """Wrap ``model`` with a LoRA adapter (ICMA: r 32, alpha 64, dropout 0.1, no bias). Returns the model, targets."""
     from peft import LoraConfig, TaskType, get_peft_model
-
     from transformers.pytorch_utils import Conv1D
 
     targets = list(cfg.lora_targets) if cfg.lora_targets else resolve_lora_targets(model)

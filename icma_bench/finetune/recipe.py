@@ -19,7 +19,13 @@ from typing import Any
 
 from icma_bench.finetune.card import render_model_card
 from icma_bench.finetune.config import ConfigError, FinetuneConfig, dump_config
-from icma_bench.finetune.examples import EpochSampler, PromptDataset, build_examples, build_task_documents, count_tokens
+from icma_bench.finetune.examples import (
+    EpochSampler,
+    PromptDataset,
+    build_examples,
+    build_task_documents,
+    count_tokens,
+)
 from icma_bench.finetune.model import (
     apply_lora,
     build_empty_model,
@@ -38,6 +44,11 @@ CONFIG_FILE = "finetune_config.yaml"
 LOG_FILE = "train_log.jsonl"
 SUMMARY_FILE = "train_summary.json"
 CHECKPOINTS = "checkpoints"
+
+
+def is_main_process() -> bool:
+    """Rank 0 (or a single process): the one that checks and writes the output folder."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def world_size() -> int:
@@ -60,13 +71,17 @@ def describe_run(cfg: FinetuneConfig) -> dict[str, Any]:
     try:
         model_config = load_model_config(cfg)
     except (OSError, ValueError) as exc:
-        info["model"] = f"config of {cfg.model!r} not readable here ({type(exc).__name__}); resolved at load time"
+        info["model"] = (
+            f"config of {cfg.model!r} not readable here ({type(exc).__name__}); resolved at load time"
+        )
         return info
     seq2seq = is_seq2seq(cfg, model_config)
     info["model_type"] = "seq2seq" if seq2seq else "causal"
     if cfg.method == "lora":
-        info["lora_targets"] = list(cfg.lora_targets) if cfg.lora_targets else resolve_lora_targets(
-            build_empty_model(cfg, seq2seq, model_config)
+        info["lora_targets"] = (
+            list(cfg.lora_targets)
+            if cfg.lora_targets
+            else resolve_lora_targets(build_empty_model(cfg, seq2seq, model_config))
         )
     return info
 
@@ -92,7 +107,9 @@ def resolve_resume(cfg: FinetuneConfig, out: Path) -> str | None:
 
 def _check_output(cfg: FinetuneConfig, out: Path) -> None:
     if cfg.resume is None and not cfg.overwrite and out.is_dir() and any(out.iterdir()):
-        raise ConfigError(f"output_dir: {out} is not empty; set overwrite=true, resume=latest, or another output_dir")
+        raise ConfigError(
+            f"output_dir: {out} is not empty; set overwrite=true, resume=latest, or another output_dir"
+        )
 
 
 def build_trainer_class():
@@ -199,12 +216,14 @@ def run_finetune(cfg: FinetuneConfig) -> Path:
     from transformers import DataCollatorForSeq2Seq, set_seed
 
     out = cfg.resolved_output_dir
-    _check_output(cfg, out)
+    if is_main_process():  # under accelerate launch, the other ranks would see rank 0's files
+        _check_output(cfg, out)
     resume = resolve_resume(cfg, out)
     check_runtime(cfg)
     accumulation = accumulation_steps(cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / CONFIG_FILE).write_text(dump_config(cfg), encoding="utf-8")
+    if is_main_process():
+        out.mkdir(parents=True, exist_ok=True)
+        (out / CONFIG_FILE).write_text(dump_config(cfg), encoding="utf-8")
     set_seed(cfg.seed)
 
     model_config = load_model_config(cfg)
@@ -212,7 +231,10 @@ def run_finetune(cfg: FinetuneConfig) -> Path:
     tokenizer = load_tokenizer(cfg, model_config)
 
     def build(epoch: int):
-        return build_examples(cfg, tokenizer, cfg.train_split, epoch=epoch, limit=cfg.limit, seq2seq=seq2seq)[0]
+        examples, _dropped = build_examples(
+            cfg, tokenizer, cfg.train_split, epoch=epoch, limit=cfg.limit, seq2seq=seq2seq
+        )
+        return examples
 
     train = PromptDataset(build, redraw=cfg.template == "icma" and cfg.random_walk_p > 0, seq2seq=seq2seq)
     if not len(train):
@@ -238,7 +260,9 @@ def run_finetune(cfg: FinetuneConfig) -> Path:
         model, targets = apply_lora(model, cfg, seq2seq)
         logger.warning("LoRA targets (%s): %s", type(model.get_base_model()).__name__, ", ".join(targets))
     trainable, total = count_parameters(model)
-    logger.warning("trainable parameters: %d of %d (%.2f%%)", trainable, total, 100.0 * trainable / max(total, 1))
+    logger.warning(
+        "trainable parameters: %d of %d (%.2f%%)", trainable, total, 100.0 * trainable / max(total, 1)
+    )
     if hasattr(model, "config"):
         model.config.use_cache = False
 
