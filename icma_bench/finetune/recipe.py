@@ -207,7 +207,10 @@ def training_arguments(cfg: FinetuneConfig, out: Path, has_eval: bool) -> Any:
         dataloader_num_workers=cfg.dataloader_num_workers,
         dataloader_pin_memory=_cuda(),
         include_num_input_tokens_seen="all",
-        # NOTE: ICMA passes ddp_find_unused_parameters=False under DDP; Trainer's default does the same for LoRA.
+        # NOTE: as ICMA under DDP: every parameter takes part in each step, so DDP need not search for unused ones.
+        ddp_find_unused_parameters=False,
+        # NOTE: ICMA sets load_best_model_at_end with --valid; the output here is the last step's weights (what
+        # their scripts evaluate: checkpoint-8000), the validation scores are logged per evaluation instead.
     )
 
 
