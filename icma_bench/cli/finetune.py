@@ -49,7 +49,13 @@ def run(args: argparse.Namespace) -> int:
     from icma_bench.finetune.card import lm_eval_command
     from icma_bench.finetune.recipe import run_finetune
 
-    out = run_finetune(cfg)
+    try:
+        out = run_finetune(cfg)
+    except OSError as exc:  # a model or tokenizer that cannot be found or read: one line, as every CLI error
+        if isinstance(exc, FileNotFoundError):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot load {cfg.model!r}: {first}") from exc
     print(out)
     print(f"evaluate: {lm_eval_command(cfg, out)}", file=sys.stderr)
     return 0

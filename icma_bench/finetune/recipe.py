@@ -106,7 +106,9 @@ def resolve_resume(cfg: FinetuneConfig, out: Path) -> str | None:
 
 
 def _check_output(cfg: FinetuneConfig, out: Path) -> None:
-    if cfg.resume is None and not cfg.overwrite and out.is_dir() and any(out.iterdir()):
+    # A folder holding only the resolved config is a run that failed before training: reuse it.
+    leftovers = [p for p in out.iterdir() if p.name != CONFIG_FILE] if out.is_dir() else []
+    if cfg.resume is None and not cfg.overwrite and leftovers:
         raise ConfigError(
             f"output_dir: {out} is not empty; set overwrite=true, resume=latest, or another output_dir"
         )
