@@ -131,3 +131,42 @@ def test_saved_adapter_evaluates_in_stock_lm_eval(models, shared_data, tmp_path)
     row = json.loads(results.read_text())["results"]["icma_chebi20_mol2caption"]
     assert isinstance(row["bleu4,none"], float) and isinstance(row["meteor,none"], float)
     assert row["counts,none"].startswith("n:4|")
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(models, tmp_path):
+    """Two processes (torchrun, gloo on CPU): the sampler is sharded, the global batch kept, rank 0 writes."""
+    out = tmp_path / "ddp"
+    recipe = tmp_path / "ddp.yaml"
+    recipe.write_text(
+        json.dumps(
+            {
+                "model": str(models[0]),
+                "output_dir": str(out),
+                "data_path": str(DATA),
+                "task": "both",
+                "cutoff_len": 600,
+                "batch_size": 4,
+                "micro_batch_size": 2,
+                "epochs": 1,
+                "eval_limit": 0,
+                "eval_strategy": "no",
+                "save_strategy": "no",
+                "show_progress": False,
+            }  # fmt: skip
+        )
+    )
+    env = {
+        **os.environ,
+        "ACCELERATE_USE_CPU": "1",
+        "OMP_NUM_THREADS": "1",
+        "ICMA_BENCH_CACHE": str(tmp_path / "c"),
+    }
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "icma_bench"]
+    proc = subprocess.run(
+        [*cmd, "finetune", str(recipe)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    # 24 examples / (2 per micro-batch x 2 processes x 1 accumulation step) = 6 optimiser steps
+    assert (summary["world_size"], summary["accumulation_steps"], summary["global_steps"]) == (2, 1, 6)

@@ -176,8 +176,19 @@ def _cuda() -> bool:
 
 
 def training_arguments(cfg: FinetuneConfig, out: Path, has_eval: bool) -> Any:
+    """Trainer's arguments; fails when the launcher's WORLD_SIZE and Trainer's process group disagree."""
     from transformers import TrainingArguments
 
+    args = _training_arguments(cfg, out, has_eval, TrainingArguments)
+    if args.world_size != world_size():
+        raise ConfigError(
+            f"WORLD_SIZE={world_size()} but Trainer runs {args.world_size} process(es): every process would train "
+            "alone. Use accelerate launch (on CPU: accelerate launch --cpu, or ACCELERATE_USE_CPU=1 with torchrun)"
+        )
+    return args
+
+
+def _training_arguments(cfg: FinetuneConfig, out: Path, has_eval: bool, TrainingArguments: Any) -> Any:  # noqa: N803
     return TrainingArguments(
         output_dir=str(out / CHECKPOINTS),
         per_device_train_batch_size=cfg.micro_batch_size,
