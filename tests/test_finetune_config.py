@@ -163,3 +163,36 @@ def test_dry_run_resolves_lora_targets_without_weights(tmp_path, capsys):
 
 def test_field_names_are_the_dataclass():
     assert config_mod.FIELD_NAMES[0] == "model" and "extra" in config_mod.FIELD_NAMES
+
+
+@pytest.mark.parametrize(
+    ("arch", "expected"),
+    [
+        ("opt", ["fc1", "fc2", "k_proj", "out_proj", "q_proj", "v_proj"]),  # Galactica
+        ("mistral", ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]),
+        ("llama", ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]),
+    ],
+)
+def test_lora_targets_per_architecture(arch, expected):
+    """Every linear layer but the head, from the module tree of a meta-device model (no weights)."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, OPTConfig
+
+    from icma_bench.finetune.model import resolve_lora_targets
+
+    small = {"vocab_size": 64, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2}
+    config = {
+        "opt": lambda: OPTConfig(
+            vocab_size=64,
+            hidden_size=16,
+            word_embed_proj_dim=16,
+            ffn_dim=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+        ),  # fmt: skip
+        "mistral": lambda: MistralConfig(**small, intermediate_size=32, num_key_value_heads=2),
+        "llama": lambda: LlamaConfig(**small, intermediate_size=32, num_key_value_heads=2),
+    }[arch]()
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    assert resolve_lora_targets(model) == expected
