@@ -87,13 +87,18 @@ def build_model(path: Path, rows: list[str], *, n_embd: int, n_layer: int, vocab
     texts = []
     for line in rows:
         _cid, smiles, caption = line.split("\t")
-        texts += [M2C_SHOT.format(smiles=smiles, caption=caption), C2M_SHOT.format(smiles=smiles, caption=caption)]
+        texts += [
+            M2C_SHOT.format(smiles=smiles, caption=caption),
+            C2M_SHOT.format(smiles=smiles, caption=caption),
+        ]
     texts += [M2C_QUERY, C2M_QUERY, M2C_DIRECT] * 100
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=vocab,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     core.train_from_iterator(texts, trainer)
     tok = PreTrainedTokenizerFast(
@@ -113,7 +118,7 @@ def _count_params(path: Path) -> int:
     from safetensors import safe_open
 
     with safe_open(str(path / "model.safetensors"), "pt") as fh:
-        return sum(_prod(fh.get_slice(k).get_shape()) for k in fh.keys())
+        return sum(_prod(fh.get_slice(k).get_shape()) for k in fh.keys())  # noqa: SIM118 (safe_open is no dict)
 
 
 def _prod(shape) -> int:
@@ -219,7 +224,9 @@ def throughput(records: int, repeats: int, threads: int) -> list[dict]:
 # --------------------------------------------------------------------------------------------------- miniature
 
 
-def lm_eval(model_args: str, model: str, task: str, limit: int, max_gen: int, name: str, threads: int) -> tuple[dict, float]:
+def lm_eval(
+    model_args: str, model: str, task: str, limit: int, max_gen: int, name: str, threads: int
+) -> tuple[dict, float]:
     """Stock ``lm_eval`` in a subprocess from WORK (relative paths: no machine paths in the result files)."""
     exe = shutil.which("lm_eval")
     cmd = [exe] if exe else [sys.executable, "-m", "lm_eval"]
@@ -249,9 +256,9 @@ def lm_eval(model_args: str, model: str, task: str, limit: int, max_gen: int, na
 
 
 def miniature(records: int, epochs: int, limit: int, max_gen: int, threads: int) -> dict:
-    from icma_bench.finetune.recipe import run_finetune
-
     import torch
+
+    from icma_bench.finetune.recipe import run_finetune
 
     torch.set_num_threads(threads)
     out: dict = {"records": records, "epochs": epochs, "limit": limit, "runs": {}}
@@ -262,7 +269,13 @@ def miniature(records: int, epochs: int, limit: int, max_gen: int, threads: int)
         summary = json.loads((run_dir / "train_summary.json").read_text())
         summary["wall_seconds"] = time.perf_counter() - start
         out["runs"][name] = summary
-        print(name, json.dumps({k: summary[k] for k in ("train_examples", "tokens_seen", "train_loss", "train_seconds")}), flush=True)
+        print(
+            name,
+            json.dumps(
+                {k: summary[k] for k in ("train_examples", "tokens_seen", "train_loss", "train_seconds")}
+            ),
+            flush=True,
+        )
     evals = {
         "icmt": ("hf", "pretrained=runs/tiny-icmt", "icma_chebi20_mol2caption"),
         "sft": ("hf", "pretrained=runs/tiny-sft", "icma_chebi20_mol2caption_direct"),
@@ -272,7 +285,9 @@ def miniature(records: int, epochs: int, limit: int, max_gen: int, threads: int)
     }
     out["scores"] = {}
     for name, (model, margs, task) in evals.items():
-        row, seconds = lm_eval(margs, model, task, limit, max_gen, f"tiny-{name}" if model == "hf" else name, threads)
+        row, seconds = lm_eval(
+            margs, model, task, limit, max_gen, f"tiny-{name}" if model == "hf" else name, threads
+        )
         out["scores"][name] = {"task": task, "seconds": seconds, **{
             k.split(",")[0]: v for k, v in row.items() if k.endswith(",none") and "stderr" not in k}}  # fmt: skip
     return out
@@ -282,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=["all", "prepare", "throughput", "miniature", "_train"])
     p.add_argument("--records", type=int, default=1500, help="training records of the miniature")
-    p.add_argument("--throughput-records", type=int, default=400, help="training records of the throughput runs")
+    p.add_argument(
+        "--throughput-records", type=int, default=400, help="training records of the throughput runs"
+    )
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--limit", type=int, default=100, help="ChEBI-20 test documents evaluated")
     p.add_argument("--max-gen-toks", type=int, default=96)

@@ -74,7 +74,14 @@ def render_model_card(cfg: FinetuneConfig, summary: dict[str, Any], out: str | P
     )
     ex = summary.get("train_examples", {})
     leads = ", ".join(f"{t}: `{answer_lead(t, cfg.template)!r}`" for t in cfg.tasks)
-    return f"""# {cfg.name or Path(out).name}: {cfg.model} tuned for {cfg.task} ({kind})
+    library = "peft" if cfg.method == "lora" else "transformers"
+    return f"""---
+base_model: {cfg.model}
+library_name: {library}
+tags: [icma-bench, in-context-molecule-tuning, {cfg.dataset}, {", ".join(cfg.tasks)}]
+---
+
+# {cfg.name or Path(out).name}: {cfg.model} tuned for {cfg.task} ({kind})
 
 Trained with `icma-bench finetune` on **{cfg.dataset} {cfg.train_split}** (retrieval pool: `{cfg.resolved_pool_split}`,
 leave-one-out when it is the training split; limit: {cfg.limit or "none"}).
@@ -92,7 +99,7 @@ leave-one-out when it is the training split; limit: {cfg.limit or "none"}).
 - Parameters: {summary.get("trainable_parameters")} trainable of {summary.get("total_parameters")}.
 
 Files: the {"adapter (`adapter_config.json`, `adapter_model.safetensors`)" if cfg.method == "lora" else "model"},
-the tokenizer, `finetune_config.yaml` (the resolved recipe: `icma-bench finetune finetune_config.yaml` re-runs it),
+the tokenizer, `finetune_config.yaml` (the resolved recipe: `icma-bench finetune finetune_config.yaml overwrite=true` re-runs it),
 `train_log.jsonl` (loss, learning rate and validation scores per logging step), `train_summary.json`.
 
 ## Evaluate
