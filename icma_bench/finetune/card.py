@@ -93,7 +93,7 @@ leave-one-out when it is the training split; limit: {cfg.limit or "none"}).
   {f"{cfg.load_in} weights, " if cfg.load_in else ""}cutoff {cfg.cutoff_len} tokens (whole shots dropped to fit),
   loss on {"the whole sequence" if cfg.train_on_inputs else "the answer only"}, seed {cfg.seed}.
 - Answer format: the evaluation prompt, then {leads}, the target{", EOS" if cfg.add_eos else ""}.
-- Examples: {ex.get("examples")} ({ex.get("input_tokens")} input tokens, {ex.get("target_tokens")} target tokens per
+- Examples: {ex.get("examples")} ({ex.get("input_tokens")} tokens, {ex.get("target_tokens")} of them answer tokens, per
   epoch, mean shots used {ex.get("mean_shots_used", 0):.2f}); {summary.get("global_steps")} optimiser steps,
   {summary.get("tokens_seen")} tokens seen in all, final training loss {summary.get("train_loss", float("nan")):.4f}.
 - Parameters: {summary.get("trainable_parameters")} trainable of {summary.get("total_parameters")}.

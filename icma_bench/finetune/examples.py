@@ -95,6 +95,7 @@ class Example:
     n_shots_requested: int
     cid: str
     task: str
+    n_answer_tokens: int = 0  # answer + EOS
 
 
 def count_tokens(tokenizer: Any, text: str) -> int:
@@ -156,6 +157,7 @@ def tokenize_document(
         n_shots_requested=doc["n_shots_requested"],
         cid=doc["cid"],
         task=doc["task"],
+        n_answer_tokens=len(answer_ids),
     )
 
 
@@ -237,12 +239,14 @@ class PromptDataset(torch.utils.data.Dataset):
 
     def stats(self) -> dict[str, Any]:
         n_in = sum(len(ex.input_ids) for ex in self.examples)
-        n_target = sum(sum(1 for t in ex.labels if t != IGNORE_INDEX) for ex in self.examples)
+        n_target = sum(ex.n_answer_tokens for ex in self.examples)
+        n_loss = sum(sum(1 for t in ex.labels if t != IGNORE_INDEX) for ex in self.examples)
         shots = [ex.n_shots_used for ex in self.examples]
         return {
             "examples": len(self.examples),
             "input_tokens": n_in,
             "target_tokens": n_target,
+            "loss_tokens": n_loss,
             "mean_shots_used": float(np.mean(shots)) if shots else 0.0,
             "short_of_shots": sum(ex.n_shots_used < ex.n_shots_requested for ex in self.examples),
         }
