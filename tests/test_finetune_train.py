@@ -53,7 +53,8 @@ def _losses(out: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in rows if "loss" in r}
 
 
-def test_short_lora_run_lowers_the_loss_and_writes_the_folder(models, tmp_path):
+def test_short_lora_run_lowers_the_loss_and_writes_the_folder(models, shared_data, tmp_path):
+    # shared_data: the validation scores need the SciBERT vocabulary and WordNet from ../shared
     out = run_finetune(
         _cfg(models[0], tmp_path / "run", eval_limit=2, eval_strategy="epoch", eval_max_new_tokens=8)
     )
