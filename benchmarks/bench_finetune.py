@@ -230,7 +230,9 @@ def lm_eval(
     """Stock ``lm_eval`` in a subprocess from WORK (relative paths: no machine paths in the result files)."""
     exe = shutil.which("lm_eval")
     cmd = [exe] if exe else [sys.executable, "-m", "lm_eval"]
-    meta = json.dumps({"data_path": "data", "max_gen_toks": max_gen})
+    # NOTE: the recorded run also passed max_gen_toks in --metadata, as the harness then required for the budget;
+    # the harness now reads it from --gen_kwargs alone (and rejects it in --metadata).
+    meta = json.dumps({"data_path": "data"})
     out = WORK / "results" / name
     shutil.rmtree(out, ignore_errors=True)
     args = [

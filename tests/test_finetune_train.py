@@ -115,7 +115,8 @@ def test_saved_adapter_evaluates_in_stock_lm_eval(models, shared_data, tmp_path)
     out = run_finetune(_cfg(models[0], tmp_path / "adapter", task="mol2caption", max_steps=2))
     exe = shutil.which("lm_eval")
     cmd = [exe] if exe else [sys.executable, "-m", "lm_eval"]
-    meta = {"data_path": str(shared_data), "pool_split": "validation", "max_gen_toks": 16}
+    # the generation length goes in --gen_kwargs only (the harness derives the prompt budget from it)
+    meta = {"data_path": str(shared_data), "pool_split": "validation"}
     env = {**os.environ, "ICMA_BENCH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     env.pop("ICMA_BENCH_NO_HOOK", None)
     proc = subprocess.run(

@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from icma_bench.data import DATASETS, SPLITS
+from icma_bench.metrics import protocols as _protocols
 from icma_bench.prompts import TASK_METHODS, TEMPLATES
 
 TASK_CHOICES = ("mol2caption", "caption2mol", "both")
+_METRIC_PROTOCOLS = tuple(_protocols.PROTOCOLS)
+_PROTOCOL_ALIASES = tuple(getattr(_protocols, "PROTOCOL_ALIASES", {"both": None}))
 CHOICES: dict[str, tuple] = {
     "task": TASK_CHOICES,
     "template": TEMPLATES,
@@ -35,7 +38,7 @@ CHOICES: dict[str, tuple] = {
     "save_strategy": ("no", "steps", "epoch"),
     "m2c_method": TASK_METHODS["mol2caption"],
     "c2m_method": TASK_METHODS["caption2mol"],
-    "eval_protocol": ("molt5", "strict", "both"),
+    "eval_protocol": (*_METRIC_PROTOCOLS, *_PROTOCOL_ALIASES),
 }
 
 

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100  # label of a token the loss skips (the prompt, padding)
 ANSWER_PREFIX = {"mol2caption": "Caption: ", "caption2mol": "Molecule: "}
+ASSISTANT_TURN = "## Assistant: "
 
 
 def answer_lead(task: str, template: str) -> str:
@@ -44,6 +45,10 @@ def answer_text(doc: PromptDoc) -> str:
     target = doc["target"].strip()  # ICMA strips every field
     if doc["task"] == "caption2mol" and doc["galactica"]:
         target = GALACTICA_SMILES.format(smiles=target)
+    if doc["prompt"].endswith(ASSISTANT_TURN):
+        # ICMA's Galactica zero-shot frame (ZeroShotDataset(add_special_token=True)): the tagged SMILES follows
+        # "## Assistant: " directly, with no "Molecule: " prefix.
+        return target
     return answer_lead(doc["task"], doc["template"]) + target
 
 
