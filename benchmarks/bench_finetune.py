@@ -49,6 +49,7 @@ def _env(threads: int) -> dict[str, str]:
         "ICMA_BENCH_CACHE": str(WORK / "cache"),
         "NLTK_DATA": str(SHARED / "nltk_data"),
         "ICMA_BENCH_SCIBERT": str(SHARED / "scibert_scivocab_uncased"),
+        "ICMA_BENCH_T5_TOKENIZER": str(SHARED / "molt5_t5_tokenizer"),  # the icma metric protocol's tokenizer
     }
 
 
