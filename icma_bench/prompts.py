@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypedDict
 
@@ -50,6 +51,23 @@ GALACTICA_SMILES = "[START_I_SMILES]{smiles}[END_I_SMILES]"
 # direct prompt; caption2mol ends with "## Assistant: " and the answer (a tagged SMILES) follows on that line.
 M2C_DIRECT_GALACTICA = "## User: " + M2C_DIRECT
 C2M_DIRECT_GALACTICA = "## User: " + C2M_DIRECT + "## Assistant: "
+
+
+# How an answer is read back (DESIGN.md §2), in evaluation and in fine-tuning's validation alike.
+ANSWER_PREFIX = {"mol2caption": "Caption:", "caption2mol": "Molecule:"}
+GALACTICA_TAG = re.compile(r"\[(?:START|END)_(?:I_)?SMILES\]")
+
+
+def extract_answer(text: str | None, task: str) -> str:
+    """A model's answer as scored: first non-empty line, without the ``Caption:``/``Molecule:`` prefix of ``task``
+    and without Galactica's SMILES tags; "" when there is none."""
+    if not text:
+        return ""
+    line = next((line for line in text.splitlines() if line.strip()), "").strip()
+    prefix = ANSWER_PREFIX[task]
+    if line.startswith(prefix):
+        line = line[len(prefix) :]
+    return GALACTICA_TAG.sub("", line).strip()
 
 
 class ShotInfo(TypedDict):

@@ -5,30 +5,12 @@ scored by :func:`icma_bench.metrics.compute`.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
-from icma_bench.prompts import PromptDoc
+from icma_bench.prompts import PromptDoc, extract_answer
 
 logger = logging.getLogger(__name__)
-
-_PREFIX = {"mol2caption": "Caption:", "caption2mol": "Molecule:"}
-_GALACTICA_TAG = re.compile(r"\[(?:START|END)_(?:I_)?SMILES\]")
-
-
-def read_answer(text: str | None, task: str) -> str:
-    """First non-empty line, without the ``Caption:``/``Molecule:`` prefix and Galactica's SMILES tags.
-
-    NOTE: the same post-processing as the evaluation task's (DESIGN.md §2); restated here because ``finetune`` and
-    ``harness`` never import each other.
-    """
-    if not text:
-        return ""
-    line = next((line for line in text.splitlines() if line.strip()), "").strip()
-    if line.startswith(_PREFIX[task]):
-        line = line[len(_PREFIX[task]) :]
-    return _GALACTICA_TAG.sub("", line).strip()
 
 
 def generate_answers(
@@ -95,7 +77,7 @@ def score_documents(
             max_new_tokens=max_new_tokens,
             batch_size=batch_size,
         )
-        predictions = [read_answer(text, task) for text in raw]
+        predictions = [extract_answer(text, task) for text in raw]
         result = compute(task, predictions, [d["target"] for d in subset], protocol=protocol, n_jobs=1)
         for name, value in result.scores.items():
             scores[f"{task}/{name}"] = float(value)

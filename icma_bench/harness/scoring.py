@@ -21,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections import OrderedDict
 from typing import Any
+
+from icma_bench.prompts import extract_answer
 
 logger = logging.getLogger(__name__)
 
@@ -33,20 +34,6 @@ COUNTS = "counts"  # the counts behind them (outputs, empty, invalid, ...): a st
 BUDGET = "budget"  # what the context budget did (shots requested / used, documents that lost shots): a string
 SHOTS_USED = "shots_used"  # mean shots per prompt after the budget: a number
 TEXT_ENTRIES = (SIGNATURE, COUNTS, BUDGET)
-ANSWER_PREFIX = {"mol2caption": "Caption:", "caption2mol": "Molecule:"}
-GALACTICA_TAG = re.compile(r"\[(?:START|END)_(?:I_)?SMILES\]")
-
-
-def extract_answer(text: str | None, direction: str) -> str:
-    """A model's answer as scored (DESIGN.md §2): first non-empty line, without the ``Caption:``/``Molecule:``
-    prefix of ``direction`` and without Galactica's SMILES tags; "" when there is none."""
-    if not text:
-        return ""
-    line = next((line for line in text.splitlines() if line.strip()), "").strip()
-    prefix = ANSWER_PREFIX[direction]
-    if line.startswith(prefix):
-        line = line[len(prefix) :]
-    return GALACTICA_TAG.sub("", line).strip()
 
 
 def harness_key(metric: str, protocol: str) -> str:
