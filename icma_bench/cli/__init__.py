@@ -14,9 +14,19 @@ from icma_bench import __version__
 
 # Sub-command modules, in the order ``--help`` lists them.
 _COMMANDS = ("score", "retrieve", "eval", "finetune")
+# The module that registers each sub-command (``retrieve`` registers ``prompts`` too).
+_MODULE_OF = {
+    "score": "score",
+    "retrieve": "retrieve",
+    "prompts": "retrieve",
+    "eval": "eval",
+    "finetune": "finetune",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command``, only that sub-command's module is imported (a command loads only what it
+    needs: ``score`` never imports retrieval)."""
     parser = argparse.ArgumentParser(
         prog="icma-bench",
         description="Molecule <-> text translation benchmark: ICMA prompts, MolT5-exact metrics, lm-eval tasks.",
@@ -25,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in _COMMANDS:
+    modules = (_MODULE_OF[command],) if command in _MODULE_OF else _COMMANDS
+    for name in modules:
         importlib.import_module(f"icma_bench.cli.{name}").register(sub)
     return parser
 
@@ -37,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         from icma_bench.cli.eval import run_passthrough
 
         return run_passthrough(argv[1:])
-    parser = build_parser()
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
