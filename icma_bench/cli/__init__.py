@@ -13,7 +13,7 @@ import sys
 from icma_bench import __version__
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("score", "retrieve", "eval")
+_COMMANDS = ("score", "retrieve", "graph", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:
