@@ -150,7 +150,7 @@ def fit_budget(
 
 
 def _retrieval_inputs(records: Sequence[Record], method: str) -> list[str]:
-    if method in MOLECULE_METHODS:
+    if method in MOLECULE_METHODS or method == "graph":  # graph: SMILES embedded by the GIN
         return [r.smiles for r in records]
     if method in TEXT_METHODS:
         return [r.description for r in records]
@@ -180,13 +180,16 @@ def build_documents(
     bucket: bool = False,
     start_pos: int = 0,
     embeddings: tuple[np.ndarray, np.ndarray] | None = None,
+    graph_weights: str | os.PathLike | None = None,
 ) -> list[PromptDoc]:
     """One JSON-able document per query record of ``dataset``/``split``: prompt, reference and the shots used.
 
     Shots come from ``pool_split`` (leave-one-out by position when it is ``split``): the top ``k`` candidates
     (default ``max(shots, 10)``) by ``method`` (default :data:`DEFAULT_METHOD`), then top-n, a random walk
     (``random_walk_p``) or ICMA's bucket selection (``bucket``, from ``start_pos``). ``budget``: maximum prompt
-    length in tokens (``count_tokens``) or characters. ``embeddings``: ``(query, pool)`` matrices for ``graph``.
+    length in tokens (``count_tokens``) or characters. ``graph`` embeds the SMILES with the shipped GIN weights, or
+    ``graph_weights`` (ours as safetensors, or a pretrain-gnns/Mole-BERT checkpoint); ``embeddings``: precomputed
+    ``(query, pool)`` matrices instead (one row per record of ``split`` / ``pool_split``).
     """
     _check_task(task)
     if template not in TEMPLATES:
@@ -210,9 +213,8 @@ def build_documents(
         pool = load_split(dataset, pool_split, data_path)
         loo = split == pool_split
         k = k or max(shots, DEFAULT_CANDIDATES)
-        if method == "graph":
-            if embeddings is None:
-                raise ValueError("method 'graph' needs embeddings=(query_matrix, pool_matrix)")
+        precomputed = method == "graph" and embeddings is not None
+        if precomputed:
             queries, pool_in = embeddings
         else:
             # Leave-one-out needs the whole split as queries (the queries *are* the pool); `limit` applies after.
@@ -227,8 +229,9 @@ def build_documents(
             seed=seed,
             cache_dir=cache_dir,
             show_progress=show_progress,
-            query_ids=[r.cid for r in (records if loo else records[:n_docs])] if method != "graph" else None,
-            pool_ids=[r.cid for r in pool] if method != "graph" else None,
+            query_ids=None if precomputed else [r.cid for r in (records if loo else records[:n_docs])],
+            pool_ids=None if precomputed else [r.cid for r in pool],
+            **({"weights": graph_weights} if method == "graph" and graph_weights is not None else {}),
         )
     docs: list[PromptDoc] = []
     render = {"template": template, "galactica": galactica, "reverse": reverse}

@@ -67,6 +67,7 @@ def load_documents(
     max_length: int | None = None,
     max_model_len: int | None = None,
     show_progress: bool = False,
+    graph_weights: str | None = None,
     **_unused: Any,
 ) -> dict[str, Any]:
     """``custom_dataset`` of every icma task: ``{"test": datasets.Dataset}`` of prompt documents.
@@ -121,6 +122,7 @@ def load_documents(
         data_path=data_path,
         limit=None if limit is None else int(limit),
         show_progress=show_progress,
+        graph_weights=graph_weights,
     )
     _check_budget(docs, plan, f"{dataset}/{direction}/{variant}")
     for doc in docs:
