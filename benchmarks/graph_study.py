@@ -136,6 +136,41 @@ def mole_bert_agreement(root, test, random_weights, cache) -> dict:
     return out
 
 
+LABELS = {
+    "random": "`random` (seed 0)",
+    "morgan": "`morgan` (radius 2, 2,048 bits)",
+    "rdkit_fp": '`rdkit_fp` (ICMA\'s "morgan"; the mol2caption default)',
+    "graph": "`graph`, shipped weights (ours)",
+    "graph_random_init": "`graph`, untrained GIN (seed 0)",
+    "bm25": "`bm25` on the test caption (upper bound: reads the reference)",
+}
+
+
+def render_markdown(result: dict) -> str:
+    """The study's tables as Markdown (what docs/retrieval_study.md shows)."""
+    cq, ro = result["caption_quality"], result.get("released_overlap", {})
+    lines = [
+        "| retriever | BLEU-4 | ROUGE-L | METEOR | overlap@10 vs authors' gnn | overlap@10 vs authors' morgan |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in METHODS:
+        q, o = cq[m], ro.get(m, {})
+        ov = [f"{o[key]:.3f}" if key in o else "n/a" for key in ("overlap10_vs_gnn", "overlap10_vs_morgan")]
+        lines.append(
+            f"| {LABELS[m]} | {q['bleu4']:.4f} | {q['rougeL']:.4f} | {q['meteor']:.4f} | {ov[0]} | {ov[1]} |"
+        )
+    mb = result.get("mole_bert_test_embeddings")
+    if mb:
+        lines += [
+            "",
+            "| test -> test top-10 from | overlap@10 with the authors' Mole-BERT lists | top-1 agreement |",
+        ]
+        lines.append("|---|---|---|")
+        for m in ("random", "morgan", "rdkit_fp", "graph", "graph_random_init"):
+            lines.append(f"| {LABELS[m]} | {mb[m]['overlap10']:.3f} | {mb[m]['top1']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
@@ -166,7 +201,7 @@ def main() -> None:
         result["seconds"] = time.perf_counter() - t
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    print(render_markdown(result))
 
 
 if __name__ == "__main__":
