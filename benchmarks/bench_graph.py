@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -28,11 +29,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     lines = (Path(args.data) / "chebi20/cid_to_smiles.tsv").read_text().splitlines()[1:]
     smiles = [line.split("\t")[1] for line in lines]
-    out = {"molecules": len(smiles), "batch_size": args.batch_size, "torch_threads": torch.get_num_threads()}
+    out = {
+        "molecules": len(smiles),
+        "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "load_average_1min_before": os.getloadavg()[0],
+    }
     t = time.perf_counter()
     graphs = [featurize_smiles(s) for s in smiles]
     out["featurise_s"] = time.perf_counter() - t
