@@ -19,7 +19,7 @@ from icma_bench.graph.model import GIN
 
 logger = logging.getLogger(__name__)
 
-SHIPPED = Path(__file__).resolve().parent / "weights" / "gin_masking_v1.safetensors"
+SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "gin_masking_v1.safetensors"
 SHIPPED_NAME = "icma-gin-masking-v1"
 _OPTIONAL = (
     "num_batches_tracked",
