@@ -181,7 +181,7 @@ def fit_budget(
 
 
 def _retrieval_inputs(records: Sequence[Record], method: str) -> list[str]:
-    if method in MOLECULE_METHODS:
+    if method in MOLECULE_METHODS or method == "graph":  # graph: SMILES embedded by the GIN
         return [r.smiles for r in records]
     if method in TEXT_METHODS:
         return [r.description for r in records]
@@ -239,14 +239,17 @@ def build_documents(
     start_pos: int = 0,
     embeddings: tuple[np.ndarray, np.ndarray] | None = None,
     sbert_model: str | None = None,
+    graph_weights: str | os.PathLike | None = None,
 ) -> list[PromptDoc]:
     """One JSON-able document per query record of ``dataset``/``split``: prompt, reference and the shots used.
 
     Shots come from ``pool_split`` (leave-one-out by position when it is ``split``): the top ``k`` candidates
     (default ``max(shots, 10)``) by ``method`` (default :data:`DEFAULT_METHOD`), then top-n, a random walk
     (``random_walk_p``) or ICMA's bucket selection (``bucket``, from ``start_pos``). ``budget``: maximum prompt
-    length in tokens (``count_tokens``) or characters. ``embeddings``: ``(query, pool)`` matrices for ``graph``.
-    ``sbert_model``: the sentence-transformers model (name or local path) of the ``sbert`` method.
+    length in tokens (``count_tokens``) or characters. ``graph`` embeds the SMILES with the shipped GIN weights, or
+    ``graph_weights`` (ours as safetensors, or a pretrain-gnns/Mole-BERT checkpoint); ``embeddings``: precomputed
+    ``(query, pool)`` matrices instead (one row per record of ``split`` / ``pool_split``). ``sbert_model``: the
+    sentence-transformers model (name or local path) of the ``sbert`` method.
 
     No leakage: whenever the pool *is* the evaluated split (``pool_split == split``, or both resolve to the same
     file or to identical content, e.g. one ``data_path`` file), each query's own row is excluded (leave-one-out by
@@ -274,9 +277,8 @@ def build_documents(
         pool = load_split(dataset, pool_split, data_path)
         loo = _pool_is_queries(records, pool, split, pool_split)
         k = k or max(shots, DEFAULT_CANDIDATES)
-        if method == "graph":
-            if embeddings is None:
-                raise ValueError("method 'graph' needs embeddings=(query_matrix, pool_matrix)")
+        precomputed = method == "graph" and embeddings is not None
+        if precomputed:
             queries, pool_in = embeddings
         else:
             # Leave-one-out needs the whole split as queries (the queries *are* the pool); `limit` applies after.
@@ -291,9 +293,10 @@ def build_documents(
             seed=seed,
             cache_dir=cache_dir,
             show_progress=show_progress,
-            query_ids=[r.cid for r in (records if loo else records[:n_docs])] if method != "graph" else None,
-            pool_ids=[r.cid for r in pool] if method != "graph" else None,
+            query_ids=None if precomputed else [r.cid for r in (records if loo else records[:n_docs])],
+            pool_ids=None if precomputed else [r.cid for r in pool],
             **({"model": sbert_model} if method == "sbert" and sbert_model else {}),
+            **({"weights": graph_weights} if method == "graph" and graph_weights is not None else {}),
         )
     docs: list[PromptDoc] = []
     render = {"template": template, "galactica": galactica, "reverse": reverse}

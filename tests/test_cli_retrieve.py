@@ -33,8 +33,9 @@ def test_retrieve_rdkit_fp_leave_one_out_name_and_errors(tmp_path, capsys):
     parsed = load_icma_neighbours(tmp_path / "train_2_shot_mol2cap_morgan.txt")
     assert all(q not in [c for c, _ in v] for q, v in parsed.items())
     rc = main(["retrieve", "--dataset", "chebi20", "--split", "test", "--method", "graph",
-               "--out", str(tmp_path), "--data", str(FIXTURE)])  # fmt: skip
-    assert rc == 2 and "--embeddings" in capsys.readouterr().err
+               "--embeddings", str(tmp_path / "missing.npy"), str(tmp_path / "missing.npy"),
+               "--graph-weights", "w.safetensors", "--out", str(tmp_path), "--data", str(FIXTURE)])  # fmt: skip
+    assert rc == 2 and "--graph-weights" in capsys.readouterr().err
 
 
 def test_prompts_jsonl_and_tsv(tmp_path):

@@ -135,5 +135,5 @@ def test_build_documents_budget_direct_and_checks(tmp_path):
     assert walk == build_documents("chebi20", "test", "mol2caption", shots=2, random_walk_p=0.5, seed=1, **kw)
     with pytest.raises(ValueError, match="reference answer"):
         build_documents("chebi20", "test", "mol2caption", method="bm25", **kw)
-    with pytest.raises(ValueError, match="needs embeddings"):
-        build_documents("chebi20", "test", "mol2caption", method="graph", **kw)
+    graph = build_documents("chebi20", "test", "mol2caption", method="graph", **kw)  # the shipped GIN weights
+    assert graph[0]["method"] == "graph" and graph[0]["n_shots_used"] == 2

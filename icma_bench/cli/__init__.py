@@ -13,12 +13,13 @@ import sys
 from icma_bench import __version__
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("score", "retrieve", "eval", "finetune")
+_COMMANDS = ("score", "retrieve", "graph", "eval", "finetune")
 # The module that registers each sub-command (``retrieve`` registers ``prompts`` too).
 _MODULE_OF = {
     "score": "score",
     "retrieve": "retrieve",
     "prompts": "retrieve",
+    "graph": "graph",
     "eval": "eval",
     "finetune": "finetune",
 }

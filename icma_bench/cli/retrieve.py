@@ -43,22 +43,22 @@ def _load_embeddings(path: str):
 
 
 def run_retrieve(args: argparse.Namespace) -> int:
+    if args.graph_weights and args.embeddings:
+        raise ValueError("--graph-weights embeds SMILES; it cannot be combined with --embeddings")
     queries_rec = load_split(args.dataset, args.split, args.data)
     pool_rec = load_split(args.dataset, args.pool_split, args.data)
     loo = args.split == args.pool_split
-    if args.method == "graph":
-        if not args.embeddings:
-            raise ValueError(
-                "--method graph needs --embeddings QUERY.npy POOL.npy (float arrays, one row per record)"
-            )
+    if args.method == "graph" and args.embeddings:
         queries, pool = (_load_embeddings(p) for p in args.embeddings)
-    elif args.method in MOLECULE_METHODS:
+    elif args.method in MOLECULE_METHODS or args.method == "graph":  # graph: SMILES embedded by the GIN
         queries, pool = [r.smiles for r in queries_rec], [r.smiles for r in pool_rec]
     elif args.method in TEXT_METHODS:
         queries, pool = [r.description for r in queries_rec], [r.description for r in pool_rec]
     else:
         queries, pool = [r.cid for r in queries_rec], [r.cid for r in pool_rec]
     options = {"model": args.sbert_model} if args.method == "sbert" and args.sbert_model else {}
+    if args.method == "graph" and args.graph_weights:
+        options = {"weights": args.graph_weights}
     nb = build_neighbours(
         queries,
         pool,
@@ -112,6 +112,7 @@ def run_prompts(args: argparse.Namespace) -> int:
         limit=args.limit,
         show_progress=True,
         bucket=args.bucket,
+        graph_weights=args.graph_weights,
     )
     if args.format == "jsonl":
         text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs)
@@ -157,7 +158,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--task", choices=TASKS, default=None, help="task tag of the file name (for --method random)"
     )
     r.add_argument(
-        "--embeddings", nargs=2, metavar=("QUERY_NPY", "POOL_NPY"), help="embeddings for --method graph"
+        "--embeddings",
+        nargs=2,
+        metavar=("QUERY_NPY", "POOL_NPY"),
+        help="precomputed embeddings for --method graph (default: embed the SMILES with the GIN)",
+    )
+    r.add_argument(
+        "--graph-weights",
+        default=None,
+        help="GIN weights for --method graph: ours (.safetensors) or a pretrain-gnns/Mole-BERT .pth "
+        "(default: the shipped weights)",
     )
     r.add_argument(
         "--sbert-model", default=None, help="sentence-transformers model name or path (--method sbert)"
@@ -196,6 +206,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tokenizer", default=None, help="Hugging Face tokenizer name/path that counts --budget tokens"
     )
+    p.add_argument("--graph-weights", default=None, help="GIN weights for --method graph (default: shipped)")
     p.add_argument("--limit", type=int, default=None, help="only the first N queries")
     p.add_argument("--format", default="jsonl", choices=("jsonl", "tsv"))
     p.add_argument("--out", default=None, help="output file (default: stdout)")

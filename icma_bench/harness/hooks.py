@@ -91,6 +91,7 @@ def load_documents(*, dataset: str, direction: str, variant: str, **metadata: An
             limit=opts.limit,
             show_progress=show_progress,
             sbert_model=opts.sbert_model,
+            graph_weights=opts.graph_weights,
         )
     except FileNotFoundError as exc:
         raise type(exc)(

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 METHODS = ("bm25", "rdkit_fp", "morgan", "random", "sbert", "graph")
 TEXT_METHODS = ("bm25", "sbert")  # queries/pool are captions
 MOLECULE_METHODS = ("rdkit_fp", "morgan")  # queries/pool are SMILES
-ARRAY_METHODS = ("graph",)  # queries/pool are embedding matrices
+ARRAY_METHODS = ("graph",)  # queries/pool are embedding matrices, or SMILES embedded by the shipped GIN
 # Bump when an algorithm change alters any number: every cached entry then misses and is rebuilt.
 ALGORITHM_VERSION = 2
 _OPTIONS = {
@@ -31,7 +31,12 @@ _OPTIONS = {
     "sbert": {"model": dense.DEFAULT_SBERT_MODEL, "batch_size": 64},
     "rdkit_fp": {"empty_similarity": fingerprint.EMPTY_SIMILARITY},
     "morgan": {"empty_similarity": fingerprint.EMPTY_SIMILARITY},
+    "graph": {"weights": None, "batch_size": 256},
 }
+_NOT_IN_KEY = (
+    "batch_size",
+    "weights",
+)  # no effect on the numbers / keyed by content (the embeddings themselves)
 _BLOCK_BYTES = 1 << 25  # ~32 MiB of float64 scores per query block
 
 
@@ -72,11 +77,40 @@ def _versions(method: str) -> dict[str, str]:
     return out
 
 
+def _is_strings(x: Any) -> bool:
+    return not isinstance(x, (str, bytes, np.ndarray)) and all(isinstance(t, str) for t in x)
+
+
+def _embed_graph(
+    queries: Sequence[str],
+    pool: Sequence[str],
+    opts: dict[str, Any],
+    directory: Path | None,
+    show_progress: bool,
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], tuple[int, ...]]:
+    """SMILES -> GIN embeddings (cached beside the neighbours), for ``graph`` called with SMILES."""
+    # torch + torch_geometric: imported only when the graph method runs
+    from icma_bench.graph.embed import embed_smiles
+
+    kwargs = {
+        "weights": opts["weights"],
+        "batch_size": opts["batch_size"],
+        "cache_dir": False if directory is None else directory / "embeddings",
+        "show_progress": show_progress,
+    }
+    p = embed_smiles(pool, **kwargs)
+    same = len(queries) == len(pool) and cache.hash_inputs(queries) == cache.hash_inputs(pool)
+    q = p if same else embed_smiles(queries, **kwargs)
+    return q.embeddings, p.embeddings, q.invalid, p.invalid
+
+
 def _check_inputs(queries: Any, pool: Any, method: str) -> None:
-    if method in ARRAY_METHODS:
+    if method in ARRAY_METHODS and not (_is_strings(queries) and _is_strings(pool)):
         for name, x in (("queries", queries), ("pool", pool)):
             if not isinstance(x, np.ndarray) or x.ndim != 2 or not np.issubdtype(x.dtype, np.floating):
-                raise ValueError(f"method {method!r} needs {name} as a float array [n, dim] of embeddings")
+                raise ValueError(
+                    f"method {method!r} needs {name} as SMILES strings or a float array [n, dim] of embeddings"
+                )
         if queries.shape[1] != pool.shape[1]:
             raise ValueError(
                 f"query embeddings have {queries.shape[1]} dims, pool embeddings {pool.shape[1]}"
@@ -234,12 +268,13 @@ def build_neighbours(
     """Top-``k`` neighbours in ``pool`` of every query, by ``method`` (one of :data:`METHODS`).
 
     ``queries``/``pool``: captions (``bm25``, ``sbert``), SMILES (``rdkit_fp``, ``morgan``), any strings
-    (``random``) or float embedding matrices (``graph``). ``exclude_self``: the queries *are* the pool, in the same
+    (``random``), SMILES or float embedding matrices (``graph``: SMILES are embedded with the GIN, cached). ``exclude_self``: the queries *are* the pool, in the same
     order, and query ``i`` never retrieves pool item ``i`` (leave-one-out by position; an identical item under
     another id is still retrieved). Ties break by pool order. ``cache_dir``: ``None`` -> the user cache's
     ``neighbours`` folder, ``False`` -> no cache. ``query_ids``/``pool_ids`` (e.g. CIDs) add an ICMA-format text file
     to the cache entry. ``options``: ``k1``/``b``/``epsilon`` for bm25, ``model``/``batch_size`` for sbert, ``empty_similarity``
-    (Tanimoto of two empty fingerprints, default 1.0 as in the authors' neighbours) for rdkit_fp/morgan.
+    (Tanimoto of two empty fingerprints, default 1.0 as in the authors' neighbours) for rdkit_fp/morgan,
+    ``weights`` (a GIN weights file; default the shipped weights)/``batch_size`` for graph.
     """
     if method not in METHODS:
         raise ValueError(f"unknown retrieval method {method!r}; choose one of {list(METHODS)}")
@@ -250,6 +285,20 @@ def build_neighbours(
         )
     opts = {**_OPTIONS.get(method, {}), **options}
     _check_inputs(queries, pool, method)
+    directory = (
+        None
+        if cache_dir is False
+        else Path(cache_dir)
+        if cache_dir not in (None, True)
+        else data.cache_dir() / "neighbours"
+    )
+    graph_invalid: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+    if method == "graph" and _is_strings(queries):
+        if exclude_self and cache.hash_inputs(queries) != cache.hash_inputs(pool):
+            raise ValueError(
+                "exclude_self=True needs the queries to be the pool itself (same items, same order)"
+            )
+        queries, pool, *graph_invalid = _embed_graph(queries, pool, opts, directory, show_progress)
     n_queries, n_pool = len(queries), len(pool)
     if exclude_self and (n_queries != n_pool or cache.hash_inputs(queries) != cache.hash_inputs(pool)):
         raise ValueError("exclude_self=True needs the queries to be the pool itself (same items, same order)")
@@ -269,20 +318,13 @@ def build_neighbours(
         "queries": cache.hash_inputs(queries),
         "pool": cache.hash_inputs(pool),
         "exclude_self": exclude_self,
-        "options": {key: v for key, v in opts.items() if key != "batch_size"},
+        "options": {key: v for key, v in opts.items() if key not in _NOT_IN_KEY},
         "seed": seed if method == "random" else None,
         "algorithm": ALGORITHM_VERSION,
         "versions": _versions(method),
     }
     key = cache.compute_key(params)
     name = f"{method}-{key[:24]}"
-    directory = (
-        None
-        if cache_dir is False
-        else Path(cache_dir)
-        if cache_dir not in (None, True)
-        else data.cache_dir() / "neighbours"
-    )
     if directory is not None:
         hit = cache.load_arrays(directory, name, {"key": key})
         if hit is not None:
@@ -301,8 +343,8 @@ def build_neighbours(
                     exclude_self=exclude_self,
                     key=key,
                     from_cache=True,
-                    invalid_queries=tuple(manifest.get("invalid_queries", ())),
-                    invalid_pool=tuple(manifest.get("invalid_pool", ())),
+                    invalid_queries=tuple(manifest.get("invalid_queries", ())) or graph_invalid[0],
+                    invalid_pool=tuple(manifest.get("invalid_pool", ())) or graph_invalid[1],
                 )
             if idx.shape[1] < k:
                 logger.info("cached neighbours hold k=%d < %d; recomputing", idx.shape[1], k)
@@ -325,6 +367,7 @@ def build_neighbours(
             fp_dir=None if directory is None else directory / "fingerprints",
             show_progress=show_progress,
         )
+        bad_q, bad_p = bad_q or graph_invalid[0], bad_p or graph_invalid[1]
     if directory is not None:
         if query_ids is not None and pool_ids is not None:
             data.write_atomic(
