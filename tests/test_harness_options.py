@@ -75,6 +75,7 @@ def test_outside_simple_evaluate_typos_still_fail(caplog):
         ("protocol", "lenient", "unknown protocol"),
         ("budget", -3, "auto, off or a whole number"),
         ("data_path", "/nonexistent/place", "does not exist"),
+        ("graph_weights", "/nonexistent/gin.pth", "does not exist"),
         ("max_gen_toks", 64, "--gen_kwargs max_gen_toks=64"),
     ],
 )

@@ -118,13 +118,19 @@ def _text(key: str, example: str) -> Callable[[Any], str]:
 
 
 def _existing_path(key: str) -> Callable[[Any], str]:
+    what = "data folder or split file" if key == "data_path" else "file"
+
     def parse(value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise _fail(key, value, "a path to a data folder or split file", "/data/icma")
+            raise _fail(
+                key, value, f"a path to a {what}", "/data/icma" if key == "data_path" else "/models/gin.pth"
+            )
         if not Path(value).expanduser().exists():
+            fallback = (
+                " (it is never replaced by $ICMA_BENCH_DATA or the user cache)" if key == "data_path" else ""
+            )
             raise TaskOptionError(
-                f"--metadata {key}={value}: that path does not exist (it is never replaced by $ICMA_BENCH_DATA or "
-                "the user cache); pass an existing data folder or split file"
+                f"--metadata {key}={value}: that path does not exist{fallback}; pass an existing {what}"
             )
         return value
 
@@ -203,6 +209,11 @@ def build_option_table() -> dict[str, Option]:
         "limit": Option(_int("limit", 1, "100"), "build only the first N documents", None),
         "protocol": Option(_protocol, "metric protocols", "molt5+icma+strict"),
         "budget": Option(_budget, "prompt budget: auto, off or tokens", "auto"),
+        "graph_weights": Option(
+            _existing_path("graph_weights"),
+            "GIN weights of the graph retriever: ours (safetensors) or a Mole-BERT / pretrain-gnns checkpoint",
+            None,
+        ),
         "sbert_model": Option(
             _text("sbert_model", "/models/paraphrase-distilroberta-base-v1"), "sbert model", None
         ),
