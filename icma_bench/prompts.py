@@ -188,7 +188,7 @@ def _retrieval_inputs(records: Sequence[Record], method: str) -> list[str]:
     return [r.cid for r in records]  # random: the content does not matter, the count does
 
 
-def _pool_is_queries(records: Sequence[Record], pool: Sequence[Record], split: str, pool_split: str) -> bool:
+def pool_is_queries(records: Sequence[Record], pool: Sequence[Record], split: str, pool_split: str) -> bool:
     """True when the pool is the evaluated split itself (then retrieval must be leave-one-out)."""
     if split == pool_split:
         logger.info("pool split %s is the evaluated split: retrieval is leave-one-out", split)
@@ -275,7 +275,7 @@ def build_documents(
                 f"choose one of {list(TASK_METHODS[task])}"
             )
         pool = load_split(dataset, pool_split, data_path)
-        loo = _pool_is_queries(records, pool, split, pool_split)
+        loo = pool_is_queries(records, pool, split, pool_split)
         k = k or max(shots, DEFAULT_CANDIDATES)
         precomputed = method == "graph" and embeddings is not None
         if precomputed:

@@ -65,3 +65,12 @@ def test_prompts_to_stdout_via_console_entry(tmp_path):
         cmd, capture_output=True, text=True, check=True, env={"ICMA_BENCH_CACHE": str(tmp_path)}
     )
     assert json.loads(res.stdout)["prompt"] == "Generate a caption for the molecule: CCCCO\n"
+
+
+def test_retrieve_with_one_data_file_is_leave_one_out(tmp_path, capsys):
+    """--data pointing at one file makes it every split: the pool is then the queries, searched leave-one-out."""
+    rc = main(["retrieve", "--dataset", "chebi20", "--split", "test", "--pool-split", "train", "--method", "bm25",
+               "-k", "2", "--out", str(tmp_path), "--data", str(FIXTURE / "chebi20" / "train.txt"), "--no-cache"])  # fmt: skip
+    assert rc == 0
+    parsed = load_icma_neighbours(tmp_path / "test_2_shot_cap2mol_bm25.txt")
+    assert parsed and all(q not in [c for c, _ in v] for q, v in parsed.items())

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from icma_bench.data import DATASETS, SPLITS, load_split, write_atomic
-from icma_bench.prompts import DEFAULT_METHOD, TASKS, TEMPLATES, build_documents
+from icma_bench.prompts import DEFAULT_METHOD, TASKS, TEMPLATES, build_documents, pool_is_queries
 from icma_bench.retrieval import METHODS, build_neighbours
 from icma_bench.retrieval.neighbours import MOLECULE_METHODS, TEXT_METHODS
 
@@ -47,7 +47,7 @@ def run_retrieve(args: argparse.Namespace) -> int:
         raise ValueError("--graph-weights embeds SMILES; it cannot be combined with --embeddings")
     queries_rec = load_split(args.dataset, args.split, args.data)
     pool_rec = load_split(args.dataset, args.pool_split, args.data)
-    loo = args.split == args.pool_split
+    loo = pool_is_queries(queries_rec, pool_rec, args.split, args.pool_split)  # same split, file or content
     if args.method == "graph" and args.embeddings:
         queries, pool = (_load_embeddings(p) for p in args.embeddings)
     elif args.method in MOLECULE_METHODS or args.method == "graph":  # graph: SMILES embedded by the GIN
