@@ -45,7 +45,7 @@ def task_dir() -> Path:
     raise FileNotFoundError(
         "icma-bench task YAMLs not found; looked in "
         + ", ".join(str(c) for c in candidates)
-        + ". Fix: reinstall icma-bench (`pip install icma-bench` or `pip install -e .` in a checkout)."
+        + ". Fix: reinstall icma-bench (`pip install -e .` in a checkout)."
     )
 
 

@@ -1,4 +1,4 @@
-"""FCD (Fréchet ChemNet Distance), optional: ``pip install icma-bench[fcd]``.
+"""FCD (Fréchet ChemNet Distance), optional: the ``fcd`` extra.
 
 Follows MolT5's ``evaluation/fcd_metric.py``: an empty output becomes ``"[]"``, both sides are canonicalised by
 ``fcd.canonical_smiles`` and unparsable ones dropped, then ``fcd.get_fcd(ground_truth, outputs, model)``.
@@ -25,7 +25,7 @@ def _model():
         import fcd
     except ImportError:
         raise ResourceNotFoundError(
-            "FCD needs the optional `fcd` package: pip install 'icma-bench[fcd]'"
+            "FCD needs the optional `fcd` package: pip install -e '.[fcd]' in a checkout (the `fcd` extra)"
         ) from None
     return fcd.load_ref_model()
 

@@ -41,7 +41,7 @@ def encode_sbert(
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "the sbert retriever needs sentence-transformers: pip install 'icma-bench[sbert]'"
+            "the sbert retriever needs sentence-transformers: pip install -e '.[sbert]' in a checkout (the `sbert` extra)"
         ) from exc
     st = SentenceTransformer(model, trust_remote_code=False)
     emb = st.encode(
