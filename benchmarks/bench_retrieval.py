@@ -27,8 +27,8 @@ from icma_bench.chem import quiet_rdkit
 from icma_bench.data import load_records, load_split
 from icma_bench.retrieval import build_neighbours
 from icma_bench.retrieval.bm25 import tokenize_icma
-from icma_bench.retrieval.cache import load_icma_neighbours
 from icma_bench.retrieval.fingerprint import MORGAN_BITS, MORGAN_RADIUS
+from icma_bench.retrieval.icma_files import load_icma_neighbours
 
 REPO = Path(__file__).resolve().parents[1]
 N_TRAIN = 26407

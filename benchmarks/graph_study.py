@@ -29,7 +29,7 @@ import numpy as np
 from icma_bench.data import load_records, load_split
 from icma_bench.metrics import compute
 from icma_bench.retrieval import build_neighbours
-from icma_bench.retrieval.cache import load_icma_neighbours
+from icma_bench.retrieval.icma_files import load_icma_neighbours
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("random", "morgan", "rdkit_fp", "graph", "graph_random_init", "bm25")

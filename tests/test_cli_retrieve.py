@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from icma_bench.cli import main
-from icma_bench.retrieval.cache import load_icma_neighbours
+from icma_bench.retrieval.icma_files import load_icma_neighbours
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "retrieval"
 

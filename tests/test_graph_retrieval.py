@@ -18,7 +18,7 @@ from icma_bench.graph.model import GIN  # noqa: E402
 from icma_bench.graph.weights import SHIPPED, save_gin  # noqa: E402
 from icma_bench.prompts import build_documents  # noqa: E402
 from icma_bench.retrieval import build_neighbours  # noqa: E402
-from icma_bench.retrieval.cache import load_icma_neighbours  # noqa: E402
+from icma_bench.retrieval.icma_files import load_icma_neighbours  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "retrieval"
 POOL = ["CCO", "CCCO", "CCCCO", "c1ccccc1", "c1ccccc1O", "CC(=O)O", "CCN", "C1CCCCC1", "bad((", "O=C=O"]

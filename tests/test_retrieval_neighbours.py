@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from icma_bench.retrieval import METHODS, build_neighbours
-from icma_bench.retrieval.cache import load_icma_neighbours, render_icma_neighbours
+from icma_bench.retrieval.icma_files import load_icma_neighbours, render_icma_neighbours
 from icma_bench.retrieval.topk import select_topk
 
 POOL = ["CCO", "CCCO", "CC(=O)O", "c1ccccc1", "Cc1ccccc1", "Oc1ccccc1", "CCO", "NCC(=O)O"]
@@ -94,7 +94,7 @@ def test_corrupt_cache_is_rebuilt_never_trusted(tmp_path, caplog, damage):
         m = json.loads(manifest.read_text())
         m["key"] = "0" * 64
         manifest.write_text(json.dumps(m))
-    with caplog.at_level(logging.WARNING, logger="icma_bench.retrieval.cache"):
+    with caplog.at_level(logging.WARNING, logger="icma_bench.store"):
         b = build_neighbours(["acid", "salt"], pool, "bm25", 3, cache_dir=tmp_path)
     assert not b.from_cache
     assert "stale or corrupt" in caplog.text

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from icma_bench import data
+from icma_bench import data, store
 from icma_bench.graph.featurize import featurize_smiles
-from icma_bench.retrieval import cache
 
 logger = logging.getLogger(__name__)
 
@@ -104,12 +103,12 @@ def embed_smiles(
     path = resolve_weights(weights)
     sha = hash_file(path)
     params = {
-        "smiles": cache.hash_inputs(smiles),
+        "smiles": store.hash_inputs(smiles),
         "weights": sha,
         "algorithm": EMBED_VERSION,
         "versions": _versions(),
     }
-    key = cache.compute_key(params)
+    key = store.compute_key(params)
     name = f"gin-{key[:24]}"
     directory = (
         None
@@ -119,7 +118,7 @@ def embed_smiles(
         else data.cache_dir() / "embeddings"
     )
     if directory is not None:
-        hit = cache.load_arrays(directory, name, {"key": key})
+        hit = store.load_arrays(directory, name, {"key": key})
         if hit is not None:
             arrays, manifest = hit
             emb = arrays["embeddings"]
@@ -133,5 +132,5 @@ def embed_smiles(
     emb, invalid = compute_embeddings(smiles, model, batch_size=batch_size, show_progress=show_progress)
     if directory is not None:
         meta = {"key": key, "params": params, "weights_file": str(path), "invalid": list(invalid)}
-        cache.save_arrays(directory, name, {"embeddings": emb}, meta)
+        store.save_arrays(directory, name, {"embeddings": emb}, meta)
     return Embeddings(emb, invalid, sha, key)

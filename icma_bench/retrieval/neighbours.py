@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from icma_bench import data
-from icma_bench.retrieval import bm25, cache, dense, fingerprint
+from icma_bench import data, store
+from icma_bench.retrieval import bm25, dense, fingerprint, icma_files
 from icma_bench.retrieval.topk import select_topk
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class Neighbours:
 
     def to_icma(self, query_ids: Sequence[str], pool_ids: Sequence[str]) -> str:
         """ICMA's file layout: ``query_cid<TAB>pool_cid<TAB>score``, k lines per query in rank order."""
-        return cache.render_icma_neighbours(self.indices, self.scores, query_ids, pool_ids)
+        return icma_files.render_icma_neighbours(self.indices, self.scores, query_ids, pool_ids)
 
 
 def _versions(method: str) -> dict[str, str]:
@@ -99,7 +99,7 @@ def _embed_graph(
         "show_progress": show_progress,
     }
     p = embed_smiles(pool, **kwargs)
-    same = len(queries) == len(pool) and cache.hash_inputs(queries) == cache.hash_inputs(pool)
+    same = len(queries) == len(pool) and store.hash_inputs(queries) == store.hash_inputs(pool)
     q = p if same else embed_smiles(queries, **kwargs)
     return q.embeddings, p.embeddings, q.invalid, p.invalid
 
@@ -169,16 +169,16 @@ def _search(
 def _load_fingerprints(
     smiles: Sequence[str], kind: str, fp_dir: Path | None, workers: int, show_progress: bool
 ) -> fingerprint.Fingerprints:
-    name = f"{kind}-{cache.compute_key({'smiles': cache.hash_inputs(smiles), 'kind': kind, 'v': _versions(kind)})[:24]}"
+    name = f"{kind}-{store.compute_key({'smiles': store.hash_inputs(smiles), 'kind': kind, 'v': _versions(kind)})[:24]}"
     if fp_dir is not None:
-        hit = cache.load_arrays(fp_dir, name, {"kind": kind})
+        hit = store.load_arrays(fp_dir, name, {"kind": kind})
         if hit is not None:
             a = hit[0]
             return fingerprint.Fingerprints(words=a["words"], sizes=a["sizes"], valid=a["valid"])
     fps = fingerprint.compute_fingerprints(smiles, kind, workers=workers, show_progress=show_progress)
     if fp_dir is not None:
         arrays = {"words": fps.words, "sizes": fps.sizes, "valid": fps.valid}
-        cache.save_arrays(fp_dir, name, arrays, {"kind": kind, "n": len(fps), "versions": _versions(kind)})
+        store.save_arrays(fp_dir, name, arrays, {"kind": kind, "n": len(fps), "versions": _versions(kind)})
     return fps
 
 
@@ -294,13 +294,13 @@ def build_neighbours(
     )
     graph_invalid: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
     if method == "graph" and _is_strings(queries):
-        if exclude_self and cache.hash_inputs(queries) != cache.hash_inputs(pool):
+        if exclude_self and store.hash_inputs(queries) != store.hash_inputs(pool):
             raise ValueError(
                 "exclude_self=True needs the queries to be the pool itself (same items, same order)"
             )
         queries, pool, *graph_invalid = _embed_graph(queries, pool, opts, directory, show_progress)
     n_queries, n_pool = len(queries), len(pool)
-    if exclude_self and (n_queries != n_pool or cache.hash_inputs(queries) != cache.hash_inputs(pool)):
+    if exclude_self and (n_queries != n_pool or store.hash_inputs(queries) != store.hash_inputs(pool)):
         raise ValueError("exclude_self=True needs the queries to be the pool itself (same items, same order)")
     n_candidates = n_pool - (1 if exclude_self else 0)
     if not isinstance(k, (int, np.integer)) or not 0 < k <= n_candidates:
@@ -315,18 +315,18 @@ def build_neighbours(
 
     params = {
         "method": method,
-        "queries": cache.hash_inputs(queries),
-        "pool": cache.hash_inputs(pool),
+        "queries": store.hash_inputs(queries),
+        "pool": store.hash_inputs(pool),
         "exclude_self": exclude_self,
         "options": {key: v for key, v in opts.items() if key not in _NOT_IN_KEY},
         "seed": seed if method == "random" else None,
         "algorithm": ALGORITHM_VERSION,
         "versions": _versions(method),
     }
-    key = cache.compute_key(params)
+    key = store.compute_key(params)
     name = f"{method}-{key[:24]}"
     if directory is not None:
-        hit = cache.load_arrays(directory, name, {"key": key})
+        hit = store.load_arrays(directory, name, {"key": key})
         if hit is not None:
             arrays, manifest = hit
             idx, sc = arrays["indices"], arrays["scores"]
@@ -371,7 +371,7 @@ def build_neighbours(
     if directory is not None:
         if query_ids is not None and pool_ids is not None:
             data.write_atomic(
-                directory / f"{name}.tsv", cache.render_icma_neighbours(idx, sc, query_ids, pool_ids)
+                directory / f"{name}.tsv", icma_files.render_icma_neighbours(idx, sc, query_ids, pool_ids)
             )
         meta = {
             "key": key,
@@ -380,7 +380,7 @@ def build_neighbours(
             "invalid_queries": list(bad_q),
             "invalid_pool": list(bad_p),
         }
-        cache.save_arrays(directory, name, {"indices": idx, "scores": sc}, meta)
+        store.save_arrays(directory, name, {"indices": idx, "scores": sc}, meta)
     return Neighbours(
         indices=idx,
         scores=sc,
