@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tiny_models import build_tiny_gpt2, build_tiny_t5
 
 from icma_bench.harness.scoring import reported_metrics
 
@@ -19,44 +20,9 @@ M2C, C2M = "icma_chebi20_mol2caption", "icma_chebi20_caption2mol"
 N_POSITIONS, MAX_GEN_TOKS, LIMIT = 700, 24, 20
 
 
-def build_tiny_gpt2(path: Path, n_positions: int = N_POSITIONS) -> Path:
-    """A randomly initialised 1-layer GPT-2 with a character-level tokenizer, saved as an HF model folder."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    chars = [chr(i) for i in range(32, 127)] + ["\n", "\t"]
-    vocab = {"<unk>": 0, "<|endoftext|>": 1, **{c: i + 2 for i, c in enumerate(chars)}}
-    core = Tokenizer(
-        models.BPE(vocab=vocab, merges=[], unk_token="<unk>")
-    )  # no merges: one token per character
-    core.decoder = decoders.Fuse()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        unk_token="<unk>",
-        eos_token="<|endoftext|>",
-        bos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-        model_max_length=n_positions,
-    )
-    config = GPT2Config(
-        vocab_size=len(vocab),
-        n_positions=n_positions,
-        n_embd=32,
-        n_layer=1,
-        n_head=2,
-        bos_token_id=1,
-        eos_token_id=1,
-    )
-    torch.manual_seed(0)
-    GPT2LMHeadModel(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory) -> Path:
-    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny_gpt2"))
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny_gpt2"), n_positions=N_POSITIONS)
 
 
 @pytest.fixture(scope="session")
@@ -241,42 +207,6 @@ def test_python_api_tiny_gpt2(shared_data, shared_cache, tiny_gpt2, monkeypatch)
 # ---------------------------------------------------------------------------------- the README's environment
 
 
-def build_tiny_t5(path: Path, max_length: int = 600) -> Path:
-    """A randomly initialised 1-layer T5 with a character tokenizer (encoder length ``max_length``)."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, processors
-    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
-
-    chars = [chr(i) for i in range(32, 127)] + ["\n", "\t"]
-    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{c: i + 3 for i, c in enumerate(chars)}}
-    core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    core.decoder = decoders.Fuse()
-    core.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        unk_token="<unk>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        model_max_length=max_length,
-    )
-    config = T5Config(
-        vocab_size=len(vocab),
-        d_model=32,
-        d_ff=64,
-        d_kv=16,
-        num_layers=1,
-        num_decoder_layers=1,
-        num_heads=2,
-        decoder_start_token_id=0,
-        pad_token_id=0,
-        eos_token_id=1,
-    )
-    torch.manual_seed(0)
-    T5ForConditionalGeneration(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 def _table_width(text: str) -> int:
     return max((len(line) for line in text.splitlines() if line.startswith("|")), default=0)
 
@@ -310,7 +240,7 @@ def test_stock_cli_peft_adapter(shared_data, shared_cache, tiny_gpt2, tmp_path):
 
 def test_stock_cli_tiny_t5_seq2seq_gets_its_whole_encoder(shared_data, shared_cache, tmp_path):
     """Encoder-decoder: lm-eval feeds the context to the encoder, so the budget is the whole encoder length."""
-    t5 = build_tiny_t5(tmp_path / "t5", max_length=600)
+    t5 = build_tiny_t5(tmp_path / "t5", max_len=600)
     out = tmp_path / "out"
     proc = _run_lm_eval(
         [

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 from conftest import SHARED_DATA
-from test_e2e_harness import build_tiny_gpt2
+from tiny_models import build_tiny_gpt2
 
 from icma_bench.harness.budget import Budget, resolve_budget
 from icma_bench.harness.models import CopyModel, EchoModel, parse_query, parse_shot_answers
@@ -209,7 +209,7 @@ def test_budget_rejects_bad_values(bad):
 
 @pytest.fixture(scope="module")
 def tiny_gpt2(tmp_path_factory):
-    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny_gpt2"))
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny_gpt2"), n_positions=700)
 
 
 def test_budget_with_a_tokenizer(tiny_gpt2):

@@ -1,4 +1,5 @@
-"""Tiny models built offline for the fine-tuning tests: a GPT-2 and a T5 with a character-level tokenizer."""
+"""Tiny models built offline for the tests: a GPT-2 and a T5 with a character-level tokenizer (one token per
+character, so a prompt's length in tokens is its length in characters)."""
 
 from __future__ import annotations
 
