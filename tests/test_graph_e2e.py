@@ -51,5 +51,5 @@ def test_stock_lm_eval_with_graph_retrieval(shared_data, tmp_path):
         assert [s["cid"] for s in doc["shots"]] == [pool[j].cid for j in nb.indices[i, :2][::-1]]
         assert doc["shots"][-1]["score"] == pytest.approx(nb.scores[i, 0])
         assert (
-            sample["signature"]["prediction"] == doc["shots"][-1]["description"]
+            sample["scored"]["prediction"] == doc["shots"][-1]["description"]
         )  # copy: the rank-1 caption
