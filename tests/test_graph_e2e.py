@@ -50,6 +50,4 @@ def test_stock_lm_eval_with_graph_retrieval(shared_data, tmp_path):
         assert doc["method"] == "graph" and [s["rank"] for s in doc["shots"]] == [2, 1]
         assert [s["cid"] for s in doc["shots"]] == [pool[j].cid for j in nb.indices[i, :2][::-1]]
         assert doc["shots"][-1]["score"] == pytest.approx(nb.scores[i, 0])
-        assert (
-            sample["scored"]["prediction"] == doc["shots"][-1]["description"]
-        )  # copy: the rank-1 caption
+        assert sample["scored"]["prediction"] == doc["shots"][-1]["description"]  # copy: the rank-1 caption

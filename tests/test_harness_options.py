@@ -179,3 +179,19 @@ def test_sbert_model_takes_a_local_path(shared_data, tmp_path):
     )["test"]
     assert [d["method"] for d in docs] == ["sbert", "sbert"]
     assert all(len(d["shots"]) == 2 for d in docs)
+
+
+def test_missing_icma_tokenizer_fails_before_the_model_runs(monkeypatch, tmp_path):
+    """Metric resources are resolved when the documents are built, with the way out named."""
+    from icma_bench.harness.hooks import check_metric_resources
+    from icma_bench.metrics import ResourceNotFoundError, load_icma_tokenizer
+
+    monkeypatch.setenv("ICMA_BENCH_T5_TOKENIZER", str(tmp_path / "missing"))
+    load_icma_tokenizer.cache_clear()
+    try:
+        with pytest.raises(ResourceNotFoundError, match=r"ICMA_BENCH_T5_TOKENIZER.*protocol=molt5\+strict"):
+            check_metric_resources("mol2caption", "molt5+icma+strict")
+        check_metric_resources("mol2caption", "molt5+strict")  # no icma: nothing missing
+        check_metric_resources("caption2mol", "molt5+icma+strict")  # molecules need no caption tokenizer
+    finally:
+        load_icma_tokenizer.cache_clear()

@@ -118,18 +118,16 @@ def check_metric_resources(direction: str, protocol: str) -> None:
     from icma_bench.metrics.resources import find_wordnet
 
     protocols = parse_protocols(protocol)
-    try:
-        find_wordnet()
-        if any(p != "icma" for p in protocols):
-            load_caption_tokenizer(None)
-        if "icma" in protocols:
+    find_wordnet()
+    if any(p != "icma" for p in protocols):
+        load_caption_tokenizer(None)
+    if "icma" in protocols:
+        try:
             load_icma_tokenizer()
-    except ResourceNotFoundError as exc:
-        raise ResourceNotFoundError(
-            f"{exc} (or leave the protocol out: e.g. --metadata protocol=molt5+strict)"
-            if "icma" in str(exc)
-            else str(exc)
-        ) from None
+        except ResourceNotFoundError as exc:
+            raise ResourceNotFoundError(
+                f"{exc} Or leave icma out: --metadata protocol=molt5+strict"
+            ) from None
 
 
 def report_budget(docs: list[dict], plan, label: str) -> None:
