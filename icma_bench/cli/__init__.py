@@ -13,7 +13,7 @@ import sys
 from icma_bench import __version__
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("score", "retrieve", "graph", "eval", "finetune")
+_COMMANDS = ("score", "retrieve", "graph", "eval", "finetune", "leaderboard", "compare")
 # The module that registers each sub-command (``retrieve`` registers ``prompts`` too).
 _MODULE_OF = {
     "score": "score",
@@ -22,6 +22,8 @@ _MODULE_OF = {
     "graph": "graph",
     "eval": "eval",
     "finetune": "finetune",
+    "leaderboard": "leaderboard",
+    "compare": "compare",
 }
 
 

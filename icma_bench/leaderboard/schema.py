@@ -79,6 +79,12 @@ CONVENTIONS = {
 }
 
 
+#: the conventions a measured row is shown under, per task. NOTE: captions have no validity notion, so ``strict``
+#: scores them exactly as ``molt5``; molecules are scored by ``icma`` exactly as by ``molt5`` (ICMA's and MolReGPT's
+#: scripts are MolT5's): those copies would only repeat rows.
+TASK_CONVENTIONS = {"mol2caption": ("molt5", "icma"), "caption2mol": ("molt5", "strict")}
+
+
 def metric_specs(task: str) -> list[dict]:
     """The ``metrics`` entries of ``task`` for board.json."""
     return [

@@ -51,3 +51,40 @@ def compute_corpus_bleu(
         s = (w_i * math.log(p_i) for w_i, p_i in zip(weight, p_n, strict=False) if p_i > 0)
         out.append(bp * math.exp(math.fsum(s)))
     return out
+
+
+def ngram_matrix(
+    counts: Sequence[Sequence[tuple[int, int]]], hyp_lengths: Sequence[int], ref_lengths: Sequence[int]
+):
+    """Per-pair sufficient statistics of corpus BLEU as one int64 array ``[n, 2 * MAX_ORDER + 2]``: the clipped
+    numerators of orders 1..4, their denominators, the hypothesis length and the reference length. Summing any
+    subset of rows (a bootstrap resample) and passing the sums to :func:`compute_bleu_from_sums` gives that
+    subset's corpus BLEU."""
+    import numpy as np
+
+    out = np.zeros((len(hyp_lengths), 2 * MAX_ORDER + 2), dtype=np.int64)
+    for row, pair in enumerate(counts):
+        for i, (num, den) in enumerate(pair[:MAX_ORDER]):
+            out[row, i] = num
+            out[row, MAX_ORDER + i] = den
+    out[:, 2 * MAX_ORDER] = np.asarray(hyp_lengths, dtype=np.int64)
+    out[:, 2 * MAX_ORDER + 1] = np.asarray(ref_lengths, dtype=np.int64)
+    return out
+
+
+def compute_bleu_from_sums(sums, weights: tuple[float, ...]):
+    """Corpus BLEU of many corpora at once from summed :func:`ngram_matrix` rows (``sums``: ``[b, 2*MAX_ORDER+2]``),
+    vectorised with the arithmetic of :func:`compute_corpus_bleu` (method0: an order without matches contributes
+    the smallest float; no unigram match -> 0)."""
+    import numpy as np
+
+    sums = np.asarray(sums, dtype=np.float64)
+    order = len(weights)
+    num = sums[:, :order]
+    den = sums[:, MAX_ORDER : MAX_ORDER + order]
+    hyp, ref = sums[:, 2 * MAX_ORDER], sums[:, 2 * MAX_ORDER + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(num > 0, num / np.maximum(den, 1), sys.float_info.min)
+        log_sum = (np.log(p) * np.asarray(weights)).sum(axis=1)
+        bp = np.where(hyp > ref, 1.0, np.where(hyp == 0, 0.0, np.exp(1 - ref / np.maximum(hyp, 1))))
+    return np.where(num[:, 0] == 0, 0.0, bp * np.exp(log_sum))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from Levenshtein import distance as levenshtein
 
-from icma_bench.metrics.bleu import MAX_ORDER, compute_corpus_bleu
+from icma_bench.metrics.bleu import MAX_ORDER, compute_corpus_bleu, ngram_matrix
 from icma_bench.metrics.features import build_features, load_reference_features
 
 logger = logging.getLogger(__name__)
@@ -178,6 +178,7 @@ def compute_molecule_metrics(
                 "validity": [bool(v) for v in valid],
                 "exact_match": [bool(v) for v in exact],
                 "levenshtein": [int(v) for v in lev_each],
+                "_bleu_ngrams": ngram_matrix(counts, hyp_lens, ref_lens),
                 **{name: [None if math.isnan(x) else float(x) for x in v] for name, v in per_pair.items()},
             }
     return out, items

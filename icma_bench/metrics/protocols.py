@@ -23,6 +23,7 @@ import platform
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from icma_bench import __version__
 from icma_bench.metrics.resources import (
@@ -54,7 +55,8 @@ class MetricResult:
     """Corpus-level scores, the counts behind them, and the signature that makes them reproducible.
 
     ``items`` (only with ``compute(..., per_item=True)``): per protocol, per metric, one value per document
-    (sentence-level BLEU, METEOR, ROUGE for captions; validity, exact match, Levenshtein and Tanimoto for molecules).
+    (sentence-level BLEU, METEOR, ROUGE for captions; validity, exact match, Levenshtein and Tanimoto for molecules),
+    and ``ngrams`` the per-document BLEU statistics.
     """
 
     task: str
@@ -63,6 +65,9 @@ class MetricResult:
     counts: dict[str, int]
     signature: dict[str, str] = field(default_factory=dict)
     items: dict[str, dict[str, list]] = field(default_factory=dict, repr=False)
+    #: With ``per_item``: per protocol, the per-document BLEU statistics (:func:`icma_bench.metrics.bleu.ngram_matrix`)
+    #: from which a bootstrap recomputes corpus BLEU on any resample.
+    ngrams: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def protocols(self) -> tuple[str, ...]:
@@ -217,6 +222,7 @@ def compute(
         scores.update({f"{p}_{k}": v for k, v in p_scores.items()})
         counts.update({f"{p}_{k}": v for k, v in p_counts.items() if counts.get(k) != v})
     ordered = {name: scores[name] for name in metric_names(task, protocols, fcd=fcd)}
+    ngrams = {p: columns.pop("_bleu_ngrams") for p, columns in items.items() if "_bleu_ngrams" in columns}
     return MetricResult(
         task=task,
         protocol="+".join(protocols),
@@ -224,6 +230,7 @@ def compute(
         counts=counts,
         signature=signature,
         items=items,
+        ngrams=ngrams,
     )
 
 
@@ -267,7 +274,7 @@ def _caption_protocols(
         scores, counts, doc_scores = done[group]
         per_protocol[p] = (dict(scores), dict(counts))
         if per_item:
-            items[p] = doc_scores
+            items[p] = dict(doc_scores)
         signature[_prefixed("tokenizer", p, protocols)] = tok.signature
         signature[_prefixed("max_length", p, protocols)] = "none" if max_length is None else str(max_length)
     return per_protocol, items

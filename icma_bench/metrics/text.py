@@ -26,7 +26,7 @@ from rapidfuzz.distance import LCSseq
 from rouge_score import tokenize as rouge_tokenize
 
 from icma_bench.data import sha256_texts, write_atomic
-from icma_bench.metrics.bleu import MAX_ORDER, compute_corpus_bleu
+from icma_bench.metrics.bleu import MAX_ORDER, compute_corpus_bleu, ngram_matrix
 from icma_bench.metrics.meteor import MemoWordNet, build_meteor, load_stems, load_wordnet_names
 from icma_bench.metrics.resources import (
     CaptionTokenizer,
@@ -246,6 +246,8 @@ def compute_caption_metrics(
             "rouge2": [float(x) for x in r2],
             "rougeL": [float(x) for x in rl],
             "meteor": [float(x) for x in meteor],
+            # The bootstrap's sufficient statistics for corpus BLEU (moved to MetricResult.ngrams by compute).
+            "_bleu_ngrams": ngram_matrix(counts, hyp_lens, ref_lens),
         }
     counts_out = {
         "n": n,
