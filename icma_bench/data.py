@@ -386,3 +386,35 @@ def sha256_texts(texts: Sequence[str]) -> str:
         h.update(len(b).to_bytes(8, "little"))
         h.update(b)
     return h.hexdigest()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def find_lone_surrogate(text: str) -> int | None:
+    """Position of the first surrogate code point in ``text`` (never valid in UTF-8 text), or None."""
+    m = _SURROGATE.search(text)
+    return None if m is None else m.start()
+
+
+def repair_lone_surrogates(texts: Sequence[str]) -> tuple[list[str], int]:
+    """``texts`` with every lone surrogate (e.g. ``json.loads('"\\ud800"')``) replaced by U+FFFD, and how many
+    texts needed it. Model outputs are data: a broken one is scored (and counted), never a crash."""
+    out, repaired = [], 0
+    for t in texts:
+        if _SURROGATE.search(t):
+            t = _SURROGATE.sub("\ufffd", t)
+            repaired += 1
+        out.append(t)
+    return out, repaired
+
+
+def check_no_surrogates(texts: Sequence[str], what: str) -> None:
+    """Raise naming the first item of ``texts`` that holds a lone surrogate (reference data must be valid text)."""
+    for i, t in enumerate(texts):
+        pos = find_lone_surrogate(t)
+        if pos is not None:
+            raise ValueError(
+                f"{what}[{i}] holds a lone surrogate U+{ord(t[pos]):04X} at position {pos}: not valid Unicode "
+                "text (references must be; fix the reference data)"
+            )
