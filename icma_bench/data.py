@@ -2,7 +2,13 @@
 
 A split is found, in order: an explicit ``path`` (a file or a data folder), the ``ICMA_BENCH_DATA`` environment
 variable (a data folder), the user cache (``~/.cache/icma_bench``, or ``$ICMA_BENCH_CACHE``), and finally a download
-from the canonical source, verified by row count (and sha256 where known) and written atomically into the cache.
+from the canonical source, pinned to a commit, verified by content (its git blob SHA-1) and row count, size-capped,
+and moved atomically into the cache only once verified (:mod:`icma_bench.downloads`).
+
+A local file named ``<split>.txt`` is checked against the known hash of that split (hashed once per size and
+mtime); a mismatch is a warning naming the file and both hashes, and the records carry ``verified=False`` (a
+modified local copy is legitimate; it is just not the published split). Files under other names (e.g.
+``train_partial.tsv``) are unchecked (``verified=None``).
 
 A data folder is laid out as ``<root>/<dataset>/<split>.txt`` (e.g. ``chebi20/test.txt``); the MolT5 layout
 ``<root>/chebi20/molt5/test.txt`` and ``<root>/pubchem324k/molcap/test.txt`` are accepted too.
@@ -13,13 +19,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import urllib.error
-import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+
+from icma_bench.downloads import DownloadError, download_verified, file_blob_sha1
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +43,7 @@ class SplitSource:
     url: str
     rows: int
     sha256: str | None = None
+    blob_sha1: str | None = None  # git blob SHA-1 (`git hash-object`): the content check of every split
 
 
 @dataclass(frozen=True)
@@ -46,21 +55,31 @@ class DatasetSpec:
     citation: str = ""
 
 
-_MOLT5 = "https://raw.githubusercontent.com/blender-nlp/MolT5/main/ChEBI-20_data"
-_ICMA_PUBCHEM = "https://raw.githubusercontent.com/phenixace/ICMA/main/data/PubChem324k/molcap/raw"
+# Pinned commits (never a branch): each holds exactly the blobs listed below (checked against the repositories'
+# trees). MolT5 754f9bf: "Create LICENSE"; ICMA 974adf3 (the same blobs since c22686b, which added the data).
+MOLT5_COMMIT = "754f9bffa4a638e2f1386d0ca19b5c3ed0a5b4aa"
+ICMA_COMMIT = "974adf3cd9487c6ee4768c4d6317e11ab499e11d"
+_MOLT5 = f"https://raw.githubusercontent.com/blender-nlp/MolT5/{MOLT5_COMMIT}/ChEBI-20_data"
+_ICMA_PUBCHEM = f"https://raw.githubusercontent.com/phenixace/ICMA/{ICMA_COMMIT}/data/PubChem324k/molcap/raw"
 
 DATASETS: dict[str, DatasetSpec] = {
     "chebi20": DatasetSpec(
         name="chebi20",
         splits={
-            "train": SplitSource(f"{_MOLT5}/train.txt", 26407),
+            "train": SplitSource(
+                f"{_MOLT5}/train.txt", 26407, blob_sha1="c1b42b82fdc8fb5287614e159196e25370763aac"
+            ),
             "validation": SplitSource(
                 f"{_MOLT5}/validation.txt",
                 3301,
                 "f410b58e6825986577d01b4f0c14b59ed61c1343a15118ba584de4bbcea1508c",
+                "694d328d621966d5c9ad0f36083fdfcf293191d5",
             ),
             "test": SplitSource(
-                f"{_MOLT5}/test.txt", 3300, "91776254b54ef13ad701ede0ecdbd7bcd30c19a66e52aa34a6dac8d0e7306d72"
+                f"{_MOLT5}/test.txt",
+                3300,
+                "91776254b54ef13ad701ede0ecdbd7bcd30c19a66e52aa34a6dac8d0e7306d72",
+                "cf6da70d55c2745c6e64cf6864ea8cdbcdc80663",
             ),
         },
         layouts=("chebi20", "chebi20/molt5", "ChEBI-20_data"),
@@ -69,16 +88,20 @@ DATASETS: dict[str, DatasetSpec] = {
     "pubchem324k": DatasetSpec(
         name="pubchem324k",
         splits={
-            "train": SplitSource(f"{_ICMA_PUBCHEM}/train.txt", 12000),
+            "train": SplitSource(
+                f"{_ICMA_PUBCHEM}/train.txt", 12000, blob_sha1="458d74be1c92cc4eaa2794f053466f656b76ce2e"
+            ),
             "validation": SplitSource(
                 f"{_ICMA_PUBCHEM}/validation.txt",
                 1000,
                 "03d3e8248c98954c50934fcebc07e266ac8885238a3322fc457dc210bc91f75f",
+                "fc43ddcace1f06a672a48d01471c5490eaae304d",
             ),
             "test": SplitSource(
                 f"{_ICMA_PUBCHEM}/test.txt",
                 2000,
                 "0bdf2de078a24c2fd772eb08c97fecf014ba9fcb1edb5fa4a0483f2da7de17db",
+                "5de61ad900b8719eeab69eb0e71b93a47849a0ec",
             ),
         },
         layouts=("pubchem324k", "pubchem324k/molcap"),
@@ -106,6 +129,8 @@ class Record:
     description: str
     source: str = field(default="", compare=False, repr=False)
     line: int = field(default=0, compare=False, repr=False)
+    # The source file matched its split's published content hash: True / False (a modified copy) / None (unchecked).
+    verified: bool | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def canonical_smiles(self) -> str | None:
@@ -172,11 +197,13 @@ def resolve_split(
     else:
         looked.append(f"${DATA_ENV}: not set")
     cached = cache_dir() / dataset / f"{split}.txt"
-    if cached.is_file():
-        return cached
-    looked.append(f"user cache: {cached}")
     source = spec.splits[split]
     offline = any(os.environ.get(v, "").strip() not in ("", "0", "false") for v in OFFLINE_ENVS)
+    if cached.is_file():
+        if verify_split_file(dataset, split, cached) is not False or not download or offline:
+            return cached  # a damaged cached copy that cannot be replaced is used, with a warning (verified=False)
+        logger.warning("re-downloading %s %s: the cached copy %s is damaged", dataset, split, cached)
+    looked.append(f"user cache: {cached}")
     if download and not offline:
         try:
             return download_split(dataset, split, cached)
@@ -193,19 +220,44 @@ def resolve_split(
 
 
 def download_split(dataset: str, split: str, dest: Path) -> Path:
-    """Download one split from its canonical source, verify it, and write it atomically to ``dest``."""
+    """Download one split from its pinned source; verify content hash and row count before it reaches ``dest``."""
     source = _spec(dataset, split).splits[split]
     logger.info("downloading %s %s from %s", dataset, split, source.url)
-    with urllib.request.urlopen(source.url, timeout=60) as resp:  # noqa: S310 (fixed https URL)
-        payload = resp.read()
-    digest = hashlib.sha256(payload).hexdigest()
-    if source.sha256 and digest != source.sha256:
-        raise ValueError(f"sha256 mismatch for {source.url}: got {digest}, expected {source.sha256}")
-    rows = parse_records(payload.decode("utf-8").splitlines(), source=source.url)
-    if len(rows) != source.rows:
-        raise ValueError(f"{source.url} has {len(rows)} rows, expected {source.rows}")
-    write_atomic(dest, payload)
-    return dest
+
+    def check_rows(payload: bytes) -> None:
+        rows = parse_records(_split_rows(_decode(payload, source.url)), source=source.url)
+        if len(rows) != source.rows:
+            raise DownloadError(f"{source.url} has {len(rows)} rows, expected {source.rows}")
+
+    return download_verified(
+        source.url, dest, blob_sha1=source.blob_sha1, sha256=source.sha256, check=check_rows
+    )
+
+
+def verify_split_file(dataset: str, split: str, path: str | os.PathLike) -> bool | None:
+    """Check a local file named ``<split>.txt`` against the published content hash of that split.
+
+    True: it is the published split. False: it differs (a warning names the file and both hashes; the file is still
+    used: a modified local copy is legitimate, but it is not the benchmark's split). None: another file name, or no
+    hash known, so nothing to compare with."""
+    source = DATASETS.get(dataset, DatasetSpec("", {}, ())).splits.get(split)
+    p = Path(path)
+    if source is None or not source.blob_sha1 or p.name != f"{split}.txt":
+        return None
+    got = file_blob_sha1(p)
+    if got == source.blob_sha1:
+        return True
+    logger.warning(
+        "%s is not the published %s %s split: git blob SHA-1 %s, expected %s (from %s); "
+        "using it as given and recording verified=false",
+        p,
+        dataset,
+        split,
+        got,
+        source.blob_sha1,
+        source.url,
+    )
+    return False
 
 
 def write_atomic(dest: Path, payload: bytes | str) -> None:
@@ -223,49 +275,107 @@ def write_atomic(dest: Path, payload: bytes | str) -> None:
         raise
 
 
-def parse_records(lines: Iterable[str], source: str = "<memory>") -> list[Record]:
-    """Parse MolT5-format lines (first line a header). Malformed rows raise with file and line number."""
+def _decode(payload: bytes, source: str) -> str:
+    """UTF-8 (a leading BOM tolerated); invalid bytes raise naming file and line."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = payload[: exc.start].count(b"\n") + 1
+        raise MalformedDataError(
+            f"{source}:{line}: not valid UTF-8 ({exc.reason} at byte {exc.start}); data files must be UTF-8"
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _split_rows(text: str) -> list[str]:
+    """Rows end at ``\n`` only (``\r\n`` tolerated). NOTE: never ``str.splitlines``: it also splits at U+2028,
+    U+0085, form feeds... which may sit inside a caption."""
+    if not text.strip():
+        return []  # an empty (or whitespace-only) file: "empty file", not a malformed header
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+_FIELD_BREAK = re.compile(r"[\r\n]")
+
+
+def parse_records(
+    lines: Iterable[str], source: str = "<memory>", *, verified: bool | None = None
+) -> list[Record]:
+    """Parse MolT5-format rows (first a header). Malformed rows raise :class:`MalformedDataError` naming file and
+    line: wrong field count, an empty CID, SMILES or description. Repeated CIDs are logged (CIDs are labels here:
+    retrieval excludes a query by position, never by CID)."""
     it = iter(lines)
     header = next(it, None)
     if header is None:
         raise MalformedDataError(f"{source}: empty file (expected a header CID<TAB>SMILES<TAB>description)")
+    header = header.removeprefix("\ufeff")
     cols = [c.strip().lower() for c in header.rstrip("\r\n").split("\t")]
     if len(cols) != 3 or cols[0] != "cid" or cols[1] != "smiles":
         raise MalformedDataError(
-            f"{source}:1: expected header 'CID<TAB>SMILES<TAB>description', got {header!r}"
+            f"{source}:1: expected header 'CID<TAB>SMILES<TAB>description', got {header[:200]!r}"
         )
     out: list[Record] = []
+    first_line: dict[str, int] = {}
+    duplicates: list[str] = []
     for lineno, raw in enumerate(it, start=2):
         line = raw.rstrip("\r\n")
-        if not line.strip():
+        if not line.strip(" \t"):
             continue  # trailing blank lines carry no row
+        if _FIELD_BREAK.search(line):
+            raise MalformedDataError(f"{source}:{lineno}: a row holds a line break (\\r or \\n)")
         parts = line.split("\t")
         if len(parts) != 3:
-            raise MalformedDataError(f"{source}:{lineno}: expected 3 tab-separated fields, got {len(parts)}")
+            raise MalformedDataError(
+                f"{source}:{lineno}: expected 3 tab-separated fields, got {len(parts)} (CID, SMILES, description)"
+            )
         cid, smiles, desc = parts
         if not cid.strip() or not smiles.strip():
             raise MalformedDataError(f"{source}:{lineno}: empty CID or SMILES")
+        if not desc.strip():
+            raise MalformedDataError(f"{source}:{lineno}: empty description (CID {cid})")
+        if cid in first_line:
+            duplicates.append(f"{cid} (lines {first_line[cid]} and {lineno})")
+        else:
+            first_line[cid] = lineno
         # NOTE: fields are kept byte for byte (no strip) apart from the line ending: metrics compare raw strings,
         # and some PubChem324k captions end in spaces that the published references keep.
-        out.append(Record(cid=cid, smiles=smiles, description=desc, source=source, line=lineno))
+        out.append(
+            Record(cid=cid, smiles=smiles, description=desc, source=source, line=lineno, verified=verified)
+        )
+    if duplicates:
+        logger.warning(
+            "%s: %d repeated CID(s), e.g. %s; rows are kept (each is its own example)",
+            source,
+            len(duplicates),
+            ", ".join(duplicates[:3]),
+        )
     return out
 
 
-def load_records(path: str | os.PathLike) -> list[Record]:
-    """Load a MolT5-format TSV file."""
+def load_records(path: str | os.PathLike, *, verified: bool | None = None) -> list[Record]:
+    """Load a MolT5-format TSV file. A file with a header but no rows is an error (a split is never empty)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        payload = p.read_bytes()
     except FileNotFoundError:
         raise DataNotFoundError(f"data file not found: {p}") from None
-    return parse_records(text.splitlines(), source=str(p))
+    except OSError as exc:
+        raise DataNotFoundError(f"data file {p} cannot be read: {exc.strerror or exc}") from None
+    records = parse_records(_split_rows(_decode(payload, str(p))), source=str(p), verified=verified)
+    if not records:
+        raise MalformedDataError(
+            f"{p}: no data rows after the header: the split (or retrieval pool) is empty"
+        )
+    return records
 
 
 def load_split(
     dataset: str, split: str, path: str | os.PathLike | None = None, *, download: bool = True
 ) -> list[Record]:
-    """Load one split of ``dataset`` (``chebi20`` or ``pubchem324k``) as a list of :class:`Record`."""
-    return load_records(resolve_split(dataset, split, path, download=download))
+    """Load one split of ``dataset`` (``chebi20`` or ``pubchem324k``) as a list of :class:`Record`; each record's
+    ``verified`` says whether the file is the published split (see :func:`verify_split_file`)."""
+    p = resolve_split(dataset, split, path, download=download)
+    return load_records(p, verified=verify_split_file(dataset, split, p))
 
 
 def sha256_texts(texts: Sequence[str]) -> str:
@@ -276,3 +386,35 @@ def sha256_texts(texts: Sequence[str]) -> str:
         h.update(len(b).to_bytes(8, "little"))
         h.update(b)
     return h.hexdigest()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def find_lone_surrogate(text: str) -> int | None:
+    """Position of the first surrogate code point in ``text`` (never valid in UTF-8 text), or None."""
+    m = _SURROGATE.search(text)
+    return None if m is None else m.start()
+
+
+def repair_lone_surrogates(texts: Sequence[str]) -> tuple[list[str], int]:
+    """``texts`` with every lone surrogate (e.g. ``json.loads('"\\ud800"')``) replaced by U+FFFD, and how many
+    texts needed it. Model outputs are data: a broken one is scored (and counted), never a crash."""
+    out, repaired = [], 0
+    for t in texts:
+        if _SURROGATE.search(t):
+            t = _SURROGATE.sub("\ufffd", t)
+            repaired += 1
+        out.append(t)
+    return out, repaired
+
+
+def check_no_surrogates(texts: Sequence[str], what: str) -> None:
+    """Raise naming the first item of ``texts`` that holds a lone surrogate (reference data must be valid text)."""
+    for i, t in enumerate(texts):
+        pos = find_lone_surrogate(t)
+        if pos is not None:
+            raise ValueError(
+                f"{what}[{i}] holds a lone surrogate U+{ord(t[pos]):04X} at position {pos}: not valid Unicode "
+                "text (references must be; fix the reference data)"
+            )

@@ -342,6 +342,9 @@ def build_documents(
                 "method": method,
                 "pool_split": pool_split if use_shots else None,
                 "pool_source": (pool[0].source if pool else None),
+                # the files are the published splits (True), modified copies (False) or unchecked (None)
+                "data_verified": rec.verified,
+                "pool_verified": (pool[0].verified if pool else None),
                 "leave_one_out": bool(use_shots and loo),
                 "template": template,
                 "galactica": galactica,

@@ -70,6 +70,16 @@ def save_arrays(
     write_atomic(directory / f"{name}.json", json.dumps(manifest, indent=1, sort_keys=True, default=str))
 
 
+def _check_manifest_shape(manifest: Any) -> None:
+    """A manifest is an object whose ``files`` maps plain array names to objects (``[]``, ``null`` or a name with a
+    path separator is a corrupt entry, rebuilt like any other)."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise ValueError("the manifest is not an object with a 'files' object")
+    for key, info in manifest["files"].items():
+        if not (key.isidentifier() and isinstance(info, dict)):
+            raise ValueError(f"bad array entry {key!r} in the manifest")
+
+
 def load_arrays(
     directory: Path, name: str, expect: Mapping[str, Any]
 ) -> tuple[dict[str, np.ndarray], dict] | None:
@@ -83,6 +93,7 @@ def load_arrays(
         return None
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        _check_manifest_shape(manifest)
         if manifest.get("format") != CACHE_FORMAT:
             raise ValueError(f"cache format {manifest.get('format')!r} != {CACHE_FORMAT}")
         for key, value in expect.items():

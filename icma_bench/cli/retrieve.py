@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,40 @@ def icma_file_name(split: str, k: int, method: str, task: str | None = None) -> 
     task_tag, method_tag = ICMA_FILE_TAGS[method]
     task_tag = _TASK_TAG[task] if task else task_tag or "mol2cap"
     return f"{split}_{k}_shot_{task_tag}_{method_tag}.txt"
+
+
+def _int_at_least(minimum: int):
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {n}")
+        return n
+
+    return parse
+
+
+def _probability(value: str) -> float:
+    try:
+        p = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0.0 <= p <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return p
+
+
+class OutputWriteError(ValueError):
+    """An output file that cannot be written (read-only folder, full disk): reported in one line."""
+
+
+def _write_output(path: Path, text: str) -> None:
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _load_embeddings(path: str):
@@ -73,7 +108,7 @@ def run_retrieve(args: argparse.Namespace) -> int:
         **options,
     )
     out = Path(args.out) / icma_file_name(args.split, args.k, args.method, args.task)
-    write_atomic(out, nb.to_icma([r.cid for r in queries_rec], [r.cid for r in pool_rec]))
+    _write_output(out, nb.to_icma([r.cid for r in queries_rec], [r.cid for r in pool_rec]))
     print(out)
     return 0
 
@@ -85,9 +120,16 @@ def _escape_tsv(text: str) -> str:
 def _token_counter(name: str | None):
     if not name:
         return None
+    looks_like_path = name.startswith((".", "~", "/")) or os.sep in name and name.count("/") != 1
+    if looks_like_path and not Path(name).expanduser().exists():
+        raise FileNotFoundError(f"--tokenizer {name}: no such file or folder")
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(name, trust_remote_code=False)
+    try:
+        tok = AutoTokenizer.from_pretrained(name, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"--tokenizer {name}: cannot load it ({first})") from None
     return lambda text: len(tok(text)["input_ids"])
 
 
@@ -123,7 +165,7 @@ def run_prompts(args: argparse.Namespace) -> int:
             for d in docs
         )
     if args.out:
-        write_atomic(Path(args.out), text)
+        _write_output(Path(args.out), text)
     else:
         sys.stdout.write(text)
     return 0
@@ -138,7 +180,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data", default=None, help="a data folder or split file (else $ICMA_BENCH_DATA / user cache)"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of random retrieval and the random walk")
+    p.add_argument(
+        "--seed", type=_int_at_least(0), default=0, help="seed of random retrieval and the random walk"
+    )
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the neighbour cache")
 
 
@@ -152,7 +196,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _common(r)
     r.add_argument("--method", required=True, choices=METHODS)
-    r.add_argument("-k", type=int, default=10, help="neighbours per query (default 10)")
+    r.add_argument("-k", type=_int_at_least(1), default=10, help="neighbours per query (default 10)")
     r.add_argument("--out", required=True, help="output folder")
     r.add_argument(
         "--task", choices=TASKS, default=None, help="task tag of the file name (for --method random)"
@@ -182,7 +226,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _common(p)
     p.add_argument("--task", required=True, choices=TASKS)
-    p.add_argument("--shots", type=int, default=2, help="in-context examples per prompt (default 2)")
+    p.add_argument(
+        "--shots", type=_int_at_least(0), default=2, help="in-context examples per prompt (default 2)"
+    )
     p.add_argument(
         "--method",
         default=None,
@@ -190,24 +236,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"retrieval method (default: {DEFAULT_METHOD['mol2caption']} for mol2caption, "
         f"{DEFAULT_METHOD['caption2mol']} for caption2mol)",
     )
-    p.add_argument("-k", type=int, default=None, help="candidates per query (default max(shots, 10))")
+    p.add_argument(
+        "-k", type=_int_at_least(1), default=None, help="candidates per query (default max(shots, 10))"
+    )
     p.add_argument("--template", default="icma", choices=TEMPLATES)
     p.add_argument(
         "--galactica", action="store_true", help="wrap SMILES in [START_I_SMILES]...[END_I_SMILES]"
     )
     p.add_argument("--no-reverse", action="store_true", help="most similar shot first (ICMA default: last)")
     p.add_argument(
-        "--random-walk-p", type=float, default=0.0, help="skip probability of the random walk (0 = top-n)"
+        "--random-walk-p",
+        type=_probability,
+        default=0.0,
+        help="skip probability of the random walk (0 = top-n)",
     )
     p.add_argument("--bucket", action="store_true", help="ICMA's bucket selection over the k candidates")
     p.add_argument(
-        "--budget", type=int, default=None, help="max prompt length: tokens with --tokenizer, else chars"
+        "--budget",
+        type=_int_at_least(1),
+        default=None,
+        help="max prompt length: tokens with --tokenizer, else chars",
     )
     p.add_argument(
         "--tokenizer", default=None, help="Hugging Face tokenizer name/path that counts --budget tokens"
     )
     p.add_argument("--graph-weights", default=None, help="GIN weights for --method graph (default: shipped)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N queries")
+    p.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N queries")
     p.add_argument("--format", default="jsonl", choices=("jsonl", "tsv"))
     p.add_argument("--out", default=None, help="output file (default: stdout)")
     p.set_defaults(func=run_prompts)

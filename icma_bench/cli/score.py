@@ -3,18 +3,22 @@
 Formats: MolT5 prediction TSVs (a header, then ``SMILES<TAB>ground truth<TAB>output`` for mol2caption or
 ``description<TAB>ground truth<TAB>output`` for caption2mol; read as MolT5 reads them, ``csv.QUOTE_NONE``: quotes are
 literal characters) and JSONL (``{"prediction": ..., "reference": ...}`` per line). Garbage outputs are data: a
-missing output is an empty output, counted; a malformed file is an error naming the line.
+missing output is an empty output, counted; a broken one (a lone surrogate) is repaired to U+FFFD, counted
+(encoding_repaired); MolT5's "[CLS] " output prefix is stripped from mol2caption outputs in either format, counted
+(cls_prefix_stripped). A malformed file, or a reference that is not valid text, is an error naming the line.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from icma_bench.data import find_lone_surrogate
 from icma_bench.metrics import (
     CAPTION_METRICS,
     LOWER_IS_BETTER,
@@ -51,7 +55,7 @@ def _read_text(path: Path) -> str:
         raise MalformedPredictionsError(f"{path}:{line}: not valid UTF-8 ({exc.reason})") from None
 
 
-def load_jsonl(path: Path, text: str) -> Pairs:
+def load_jsonl(path: Path, text: str, task: str) -> Pairs:
     pairs = Pairs()
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -72,6 +76,18 @@ def load_jsonl(path: Path, text: str) -> Pairs:
             raise MalformedPredictionsError(
                 f'{path}:{lineno}: "prediction" is a {type(pred).__name__}, not a string'
             )
+        pos = find_lone_surrogate(row["reference"])
+        if pos is not None:
+            raise MalformedPredictionsError(
+                f'{path}:{lineno}: "reference" holds a lone surrogate U+{ord(row["reference"][pos]):04X} '
+                "(not valid Unicode text; fix the reference)"
+            )
+        # A lone surrogate in a prediction is scored: compute() replaces it by U+FFFD (counted: encoding_repaired).
+        if task == "mol2caption" and pred.startswith(CLS_PREFIX):
+            pred = pred[
+                len(CLS_PREFIX) :
+            ]  # as for TSV files: the same pairs give the same scores in either format
+            pairs.cls_stripped += 1
         pairs.predictions.append(pred)
         pairs.references.append(row["reference"])
     return pairs
@@ -127,7 +143,7 @@ def load_pairs(path: str | Path, task: str) -> Pairs:
     text = _read_text(p)
     first = text.lstrip()[:1]
     if p.suffix in (".jsonl", ".json") or first == "{":
-        pairs = load_jsonl(p, text)
+        pairs = load_jsonl(p, text, task)
     else:
         pairs = load_tsv(p, text, task)
     if not pairs.predictions:
@@ -159,7 +175,20 @@ def render_table(result: MetricResult, path: str) -> str:
     return "\n".join(lines)
 
 
+def _check_fcd(task: str) -> None:
+    """``--fcd`` is checked before any work: a missing extra must not surface after every other metric ran."""
+    if task != "caption2mol":
+        raise ValueError("--fcd applies to --task caption2mol only (FCD compares molecules)")
+    if importlib.util.find_spec("fcd") is None:
+        raise ValueError(
+            "--fcd needs the optional `fcd` package: pip install 'icma-bench[fcd]' "
+            "(in a checkout: pip install -e '.[fcd]')"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.fcd:
+        _check_fcd(args.task)
     pairs = load_pairs(args.pred_file, args.task)
     result = compute(
         args.task,

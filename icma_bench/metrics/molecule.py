@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from Levenshtein import distance as levenshtein
 
+from icma_bench.data import check_no_surrogates, repair_lone_surrogates
 from icma_bench.metrics.bleu import MAX_ORDER, compute_corpus_bleu, ngram_matrix
 from icma_bench.metrics.features import build_features, load_reference_features
 
@@ -62,6 +63,14 @@ def compute_char_bleu_counts(refs: Sequence[str], hyps: Sequence[str]) -> tuple[
     return counts, [len(h) for h in hyps], [len(r) for r in refs]
 
 
+def _odd_characters(predictions: Sequence[str]) -> np.ndarray:
+    """Outputs holding a character no SMILES can hold (anything but printable ASCII: control and format characters
+    such as NUL or U+202E, U+FFFD, any non-ASCII letter) once surrounding spaces/newlines are stripped. RDKit skips
+    some of them (``"\\u202eOCC"``, ``"CCO\\x00"``, ``"C\\u20ac"`` parse as molecules); under ``strict`` such
+    an output is invalid. NOTE: ``molt5``/``icma`` keep MolT5's scripts' behaviour (RDKit alone decides)."""
+    return np.array([any(not "!" <= c <= "~" for c in p.strip(" \t\r\n")) for p in predictions], dtype=bool)
+
+
 def compute_molecule_metrics(
     predictions: Sequence[str],
     references: Sequence[str],
@@ -80,6 +89,8 @@ def compute_molecule_metrics(
     """
     empty_similarity = empty_similarity or {}
     n = len(predictions)
+    check_no_surrogates(references, "references")
+    predictions, repaired = repair_lone_surrogates(predictions)  # RDKit cannot take a lone surrogate
     ref = load_reference_features(references, n_jobs=n_jobs, show_progress=show_progress)
     # An output's InChI can only equal its reference's when the heavy-atom compositions agree, or when the
     # reference's InChI is "" (RDKit gave none: MolT5 then counts any output with no InChI as a match).
@@ -112,6 +123,7 @@ def compute_molecule_metrics(
         "oversized": int(pred.oversized.sum()),
         "parsed_no_atoms": int((pred.n_atoms == 0).sum()),
         "invalid_references": int((ref.n_atoms <= 0).sum()),
+        "encoding_repaired": repaired,
     }
     out, items, sentence = {}, {}, {}
     for protocol in protocols:
@@ -121,7 +133,7 @@ def compute_molecule_metrics(
         if protocol == "strict":
             # strict: an empty string, a zero-atom parse, or text with inner whitespace (RDKit reads what follows a
             # space as a molecule name) is invalid, and every invalid pair scores 0 over all n pairs.
-            valid = pred.parsed & (pred.n_atoms > 0) & ~whitespace
+            valid = pred.parsed & (pred.n_atoms > 0) & ~whitespace & ~_odd_characters(predictions)
             scored = valid & (ref.n_atoms > 0)
             exact = np.array(
                 [

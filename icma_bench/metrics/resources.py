@@ -83,7 +83,11 @@ def _load_cached_backend(key: str, build: Any) -> Any:
 
     folder = metrics_cache_dir()
     for cached in sorted(folder.glob(f"tokenizer-{key}-*.json")):
-        payload = cached.read_bytes()
+        try:
+            payload = cached.read_bytes()
+        except OSError as exc:  # unreadable (permissions): rebuild, as for a damaged file
+            logger.warning("ignoring unreadable tokenizer cache %s (%s)", cached, exc)
+            continue
         if cached.stem.rsplit("-", 1)[-1] == hashlib.sha256(payload).hexdigest()[:16]:
             return Tokenizer.from_str(payload.decode("utf-8"))
         logger.warning("ignoring damaged tokenizer cache %s (content does not match its hash)", cached)

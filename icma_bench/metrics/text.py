@@ -14,6 +14,8 @@ pin every number to the reference calls.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -25,7 +27,7 @@ import numpy as np
 from rapidfuzz.distance import LCSseq
 from rouge_score import tokenize as rouge_tokenize
 
-from icma_bench.data import sha256_texts, write_atomic
+from icma_bench.data import check_no_surrogates, repair_lone_surrogates, sha256_texts, write_atomic
 from icma_bench.metrics.bleu import MAX_ORDER, compute_corpus_bleu, ngram_matrix
 from icma_bench.metrics.meteor import MemoWordNet, build_meteor, load_stems, load_wordnet_names
 from icma_bench.metrics.resources import (
@@ -87,32 +89,57 @@ def tokenize_captions(
     )
 
 
+def _valid_token_cache(data: object, n: int, references_sha: str) -> bool:
+    if not isinstance(data, dict) or data.get("references") != references_sha:
+        return False
+    tokens, truncated, unknown = data.get("tokens"), data.get("truncated"), data.get("unknown")
+    return (
+        isinstance(tokens, list)
+        and len(tokens) == n
+        and all(isinstance(t, list) and all(isinstance(w, str) for w in t) for t in tokens)
+        and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= n for c in (truncated, unknown))
+    )
+
+
 def load_reference_tokens(
     references: Sequence[str], tok: CaptionTokenizer, max_length: int | None = MAX_LENGTH
 ) -> Tokenised:
-    """:func:`tokenize_captions` for a reference set, cached on disk (JSON) by tokenizer and content hash."""
+    """:func:`tokenize_captions` for a reference set, cached on disk (JSON) by tokenizer and content hash.
+
+    The file ``tokens-<key>-<sha>.json`` carries the sha256 of its own bytes in its name: a file whose content does
+    not match (edited, truncated) or whose structure does not fit the references is reported, removed when
+    possible, and rebuilt, never trusted. An unwritable cache folder means computing without caching."""
     key = sha256_texts([tok.config_sha256, str(max_length), package_version("tokenizers"), *references])[:24]
-    path = metrics_cache_dir() / f"tokens-{key}.json"
-    if path.is_file():
+    folder = metrics_cache_dir()
+    references_sha = sha256_texts(references)
+    for path in sorted(folder.glob(f"tokens-{key}-*.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            tokens = data["tokens"]
-            if len(tokens) == len(references) and data["references"] == sha256_texts(references):
-                return Tokenised(tokens, data["truncated"], data["unknown"])
-            logger.warning("ignoring token cache %s: it does not belong to these references", path)
-        except (OSError, ValueError, KeyError, TypeError):
-            logger.warning("ignoring unreadable token cache %s", path)
+            payload = path.read_bytes()
+            if path.stem.rsplit("-", 1)[-1] != hashlib.sha256(payload).hexdigest()[:16]:
+                raise ValueError("content does not match the hash in its name")
+            data = json.loads(payload.decode("utf-8"))
+            if not _valid_token_cache(data, len(references), references_sha):
+                raise ValueError("it does not belong to these references")
+            return Tokenised(data["tokens"], data["truncated"], data["unknown"])
+        except (OSError, ValueError) as exc:
+            logger.warning("ignoring token cache %s (%s); rebuilding", path, exc)
+            with contextlib.suppress(OSError):
+                path.unlink()
     out = tokenize_captions(references, tok, max_length)
-    payload = {
-        "references": sha256_texts(references),
-        "tokens": out.tokens,
-        "truncated": out.truncated,
-        "unknown": out.unknown,
-    }
+    body = json.dumps(
+        {
+            "references": references_sha,
+            "tokens": out.tokens,
+            "truncated": out.truncated,
+            "unknown": out.unknown,
+        },
+        ensure_ascii=False,
+    ).encode("utf-8")
+    path = folder / f"tokens-{key}-{hashlib.sha256(body).hexdigest()[:16]}.json"
     try:
-        write_atomic(path, json.dumps(payload, ensure_ascii=False))
-    except OSError as exc:
-        logger.warning("could not write the token cache %s (%s)", path, exc)
+        write_atomic(path, body)
+    except OSError as exc:  # a read-only or full cache: the numbers are computed all the same
+        logger.warning("could not write the token cache %s (%s); continuing without it", path, exc)
     return out
 
 
@@ -192,6 +219,8 @@ def compute_caption_metrics(
     """BLEU-2/4, ROUGE-1/2/L and METEOR over a corpus, plus counts (empty outputs, truncations, [UNK]s) and, with
     ``per_item``, each document's own scores (sentence BLEU from the same clipped counts: no work is done twice)."""
     n = len(predictions)
+    check_no_surrogates(references, "references")
+    predictions, repaired = repair_lone_surrogates(predictions)  # the tokenizer cannot take a lone surrogate
     hyp = tokenize_captions(predictions, tok, max_length)
     ref = load_reference_tokens(references, tok, max_length)
     # METEOR lowercases (str.lower) before stemming; it only ever sees vocabulary tokens, so the stems of the whole
@@ -255,5 +284,6 @@ def compute_caption_metrics(
         "truncated": hyp.truncated,
         "truncated_references": ref.truncated,
         "unknown_token_outputs": hyp.unknown,
+        "encoding_repaired": repaired,
     }
     return scores, counts_out, items

@@ -178,8 +178,24 @@ def _load_fingerprints(
     fps = fingerprint.compute_fingerprints(smiles, kind, workers=workers, show_progress=show_progress)
     if fp_dir is not None:
         arrays = {"words": fps.words, "sizes": fps.sizes, "valid": fps.valid}
-        store.save_arrays(fp_dir, name, arrays, {"kind": kind, "n": len(fps), "versions": _versions(kind)})
+        _save_or_warn(fp_dir, name, arrays, {"kind": kind, "n": len(fps), "versions": _versions(kind)})
     return fps
+
+
+def _positions(value: Any, n: int) -> tuple[int, ...]:
+    """A manifest's list of item positions; anything else (an edited manifest) reads as none."""
+    ok = isinstance(value, list) and all(isinstance(i, int) and 0 <= i < n for i in value)
+    return tuple(value) if ok else ()
+
+
+def _save_or_warn(directory: Path, name: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """Save a cache entry; an unwritable (read-only, full) cache is a warning, never a lost computation."""
+    try:
+        store.save_arrays(directory, name, arrays, meta)
+    except OSError as exc:
+        logger.warning(
+            "could not write the retrieval cache in %s (%s); continuing without caching", directory, exc
+        )
 
 
 def _compute(
@@ -343,8 +359,9 @@ def build_neighbours(
                     exclude_self=exclude_self,
                     key=key,
                     from_cache=True,
-                    invalid_queries=tuple(manifest.get("invalid_queries", ())) or graph_invalid[0],
-                    invalid_pool=tuple(manifest.get("invalid_pool", ())) or graph_invalid[1],
+                    invalid_queries=_positions(manifest.get("invalid_queries"), n_queries)
+                    or graph_invalid[0],
+                    invalid_pool=_positions(manifest.get("invalid_pool"), n_pool) or graph_invalid[1],
                 )
             if idx.shape[1] < k:
                 logger.info("cached neighbours hold k=%d < %d; recomputing", idx.shape[1], k)
@@ -370,9 +387,12 @@ def build_neighbours(
         bad_q, bad_p = bad_q or graph_invalid[0], bad_p or graph_invalid[1]
     if directory is not None:
         if query_ids is not None and pool_ids is not None:
-            data.write_atomic(
-                directory / f"{name}.tsv", icma_files.render_icma_neighbours(idx, sc, query_ids, pool_ids)
-            )
+            try:
+                data.write_atomic(
+                    directory / f"{name}.tsv", icma_files.render_icma_neighbours(idx, sc, query_ids, pool_ids)
+                )
+            except OSError as exc:
+                logger.warning("could not write %s (%s)", directory / f"{name}.tsv", exc)
         meta = {
             "key": key,
             "k": k,
@@ -380,7 +400,7 @@ def build_neighbours(
             "invalid_queries": list(bad_q),
             "invalid_pool": list(bad_p),
         }
-        store.save_arrays(directory, name, {"indices": idx, "scores": sc}, meta)
+        _save_or_warn(directory, name, {"indices": idx, "scores": sc}, meta)
     return Neighbours(
         indices=idx,
         scores=sc,
