@@ -38,7 +38,13 @@ def _metadata_arg(value: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from icma_bench.harness.compare import CompareSpec, CompareSpecError, load_compare_spec, parse_model, run_models
+    from icma_bench.harness.compare import (
+        CompareSpec,
+        CompareSpecError,
+        load_compare_spec,
+        parse_model,
+        run_models,
+    )
     from icma_bench.leaderboard.bootstrap import BootstrapConfig
     from icma_bench.leaderboard.publish import BuildOptions, build
 
@@ -73,11 +79,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--models", type=Path, default=None, help="YAML: models (name, backend, model_args, params...)")
+    p.add_argument(
+        "--models", type=Path, default=None, help="YAML: models (name, backend, model_args, params...)"
+    )
     p.add_argument("--model", type=_model_arg, action="append", metavar="NAME=BACKEND,MODEL_ARGS")
-    p.add_argument("--tasks", default=None, help="comma-separated tasks or groups (default: the YAML's, or icma_chebi20)")
-    p.add_argument("--limit", type=_positive, default=None, help="evaluate the first N documents of each task")
-    p.add_argument("--metadata", type=_metadata_arg, default=None, help="task options as JSON (as lm_eval --metadata)")
+    p.add_argument(
+        "--tasks", default=None, help="comma-separated tasks or groups (default: the YAML's, or icma_chebi20)"
+    )
+    p.add_argument(
+        "--limit", type=_positive, default=None, help="evaluate the first N documents of each task"
+    )
+    p.add_argument(
+        "--metadata", type=_metadata_arg, default=None, help="task options as JSON (as lm_eval --metadata)"
+    )
     p.add_argument("--output", required=True, type=Path, help="results folder (one sub-folder per model)")
     p.add_argument("--board", required=True, type=Path, help="board folder to build")
     p.add_argument("--data", type=_data_arg, action="append", metavar="DATASET=PATH", help="dataset folders")

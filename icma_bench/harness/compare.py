@@ -23,7 +23,17 @@ from icma_bench.data import write_atomic
 logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-MODEL_KEYS = {"name", "backend", "model_args", "params", "family", "training_data", "method", "gen_kwargs", "batch_size"}
+MODEL_KEYS = {
+    "name",
+    "backend",
+    "model_args",
+    "params",
+    "family",
+    "training_data",
+    "method",
+    "gen_kwargs",
+    "batch_size",
+}
 
 
 class CompareSpecError(ValueError):
@@ -69,7 +79,9 @@ def parse_model(entry: dict, where: str) -> ModelSpec:
         if not isinstance(entry.get(key), str) or not entry[key]:
             raise CompareSpecError(f"{where}: '{key}' is required")
     if not _NAME.match(entry["name"]):
-        raise CompareSpecError(f"{where}: name {entry['name']!r} must be a plain folder name ([A-Za-z0-9._-])")
+        raise CompareSpecError(
+            f"{where}: name {entry['name']!r} must be a plain folder name ([A-Za-z0-9._-])"
+        )
     params = entry.get("params")
     if params is not None and (isinstance(params, bool) or not isinstance(params, int) or params <= 0):
         raise CompareSpecError(f"{where}: params must be a positive integer or null (undisclosed)")
@@ -183,7 +195,9 @@ def run_models(spec: CompareSpec, output: Path, *, force: bool = False) -> list[
         folders.append(folder)
         expected = leaf_tasks(spec.tasks)
         if not force and has_results(folder, expected):
-            logger.warning("%s: results for %s already exist; skipped", model.name, ", ".join(sorted(expected)))
+            logger.warning(
+                "%s: results for %s already exist; skipped", model.name, ", ".join(sorted(expected))
+            )
             continue
         tracker = EvaluationTracker(output_path=str(folder))
         results = lm_eval.simple_evaluate(

@@ -33,7 +33,10 @@ from icma_bench.metrics.resources import package_version
 
 logger = logging.getLogger(__name__)
 
-CAPTION_TOKENIZER = {"molt5": "SciBERT uncased (max 512)", "icma": "T5 (molt5-base-smiles2caption, no truncation)"}
+CAPTION_TOKENIZER = {
+    "molt5": "SciBERT uncased (max 512)",
+    "icma": "T5 (molt5-base-smiles2caption, no truncation)",
+}
 CAPTION_TOKENIZER["strict"] = CAPTION_TOKENIZER["molt5"]
 #: tolerance when a results file's numbers are checked against re-scoring its samples (same code: float noise only)
 RESULTS_TOLERANCE = 1e-9
@@ -130,7 +133,9 @@ def measure_inputs(
         if kind == "p":
             records = _load_records(run.dataset, run.split, data_paths, records_cache)
             aligned = read_predictions(run.path, run.format, run.task, records)
-            m = measure_run(run.task, aligned.predictions, aligned.references, aligned.cids, config, use_cache=use_cache)
+            m = measure_run(
+                run.task, aligned.predictions, aligned.references, aligned.cids, config, use_cache=use_cache
+            )
             if run.lm_eval_results is not None:
                 from icma_bench.leaderboard.results import read_results_file
 
@@ -138,7 +143,9 @@ def measure_inputs(
                 if not matching:
                     raise BoardInputError(f"{run.lm_eval_results}: no {run.task} task in this results file")
                 _check_results(matching[0], m)
-            out.append(_Measured(run.provenance, run.task, run.dataset, m, None, None, aligned.counts, str(run.path)))
+            out.append(
+                _Measured(run.provenance, run.task, run.dataset, m, None, None, aligned.counts, str(run.path))
+            )
         elif run.samples is not None:
             cids, preds, refs = read_samples(run)
             m = measure_run(run.task, preds, refs, cids, config, use_cache=use_cache)
@@ -154,7 +161,15 @@ def measure_inputs(
             }
             out.append(
                 _Measured(
-                    run.provenance, run.task, run.dataset, None, per_protocol, run.signature, {}, str(run.path), run.n
+                    run.provenance,
+                    run.task,
+                    run.dataset,
+                    None,
+                    per_protocol,
+                    run.signature,
+                    {},
+                    str(run.path),
+                    run.n,
                 )
             )
     return out
@@ -247,7 +262,14 @@ def build_boards(
     for item in measured:
         by_dataset[item.dataset].extend(_measured_rows(item, contaminated.get(item.dataset, {})))
     for rep in inputs.reported:
-        row = _row_base(rep.provenance, rep.task, rep.dataset, "reported", rep.convention, contaminated.get(rep.dataset, {}))
+        row = _row_base(
+            rep.provenance,
+            rep.task,
+            rep.dataset,
+            "reported",
+            rep.convention,
+            contaminated.get(rep.dataset, {}),
+        )
         row["scores"] = {
             k: {"value": float(rep.scores[k]), "low": None, "high": None} if k in rep.scores else None
             for k, *_ in METRICS[rep.task]
@@ -259,14 +281,18 @@ def build_boards(
         ids = [r["id"] for r, _ in rows]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
-            raise BoardInputError(f"{dataset}: two inputs make the same row id(s) {duplicates}; give one an 'id'")
+            raise BoardInputError(
+                f"{dataset}: two inputs make the same row id(s) {duplicates}; give one an 'id'"
+            )
         known = set(ids)
         reported_slugs = {i.split("/")[0] for i in ids if i.endswith("/reported")}
         for row, _ in rows:
             if not row["reported_as"]:
                 continue
             if row["reported_as"].split("/")[0] not in reported_slugs:
-                raise BoardInputError(f"{row['id']}: reported_as names no reported row ({row['reported_as']})")
+                raise BoardInputError(
+                    f"{row['id']}: reported_as names no reported row ({row['reported_as']})"
+                )
             if row["reported_as"] not in known:
                 row["reported_as"] = None  # the paper reports the other task only
         mark_best(rows, config)

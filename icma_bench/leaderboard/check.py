@@ -27,7 +27,9 @@ def _half_unit(value: float) -> float:
     return 0.5 * 10.0 ** min(int(exponent), 0) if isinstance(exponent, int) else 0.0
 
 
-def check_submission(paths: list[Path], *, data_paths: dict[str, Path], released: Path | None = None) -> CheckReport:
+def check_submission(
+    paths: list[Path], *, data_paths: dict[str, Path], released: Path | None = None
+) -> CheckReport:
     """Re-score every run of the submission; every disagreement is a problem (naming file, task, metric)."""
     from icma_bench.leaderboard.board import measure_inputs
 
@@ -42,7 +44,9 @@ def check_submission(paths: list[Path], *, data_paths: dict[str, Path], released
         report.problems.append("reported rows cannot be checked: a submission brings outputs, not numbers")
     for run in inputs.predictions:
         if not run.claimed:
-            report.problems.append(f"{run.manifest}: {run.provenance.model} {run.task}: no 'claimed' scores to check")
+            report.problems.append(
+                f"{run.manifest}: {run.provenance.model} {run.task}: no 'claimed' scores to check"
+            )
     inputs.results = [r for r in inputs.results if r.samples is not None]
     try:
         # NOTE: a single resample is enough: the check compares point values, never intervals.
@@ -52,7 +56,10 @@ def check_submission(paths: list[Path], *, data_paths: dict[str, Path], released
         return report
     claims = [r.claimed for r in inputs.predictions] + [{}] * len(inputs.results)
     for item, claimed, where in zip(
-        measured, claims, [str(r.path) for r in inputs.predictions] + [str(r.path) for r in inputs.results], strict=True
+        measured,
+        claims,
+        [str(r.path) for r in inputs.predictions] + [str(r.path) for r in inputs.results],
+        strict=True,
     ):
         for convention, scores in claimed.items():
             if convention not in item.measurement.protocols:
@@ -62,7 +69,9 @@ def check_submission(paths: list[Path], *, data_paths: dict[str, Path], released
             for metric, value in scores.items():
                 got = mine.get(metric)
                 if got is None:
-                    report.problems.append(f"{where}: {item.task}/{convention}: unknown or undefined metric {metric!r}")
+                    report.problems.append(
+                        f"{where}: {item.task}/{convention}: unknown or undefined metric {metric!r}"
+                    )
                 elif abs(got - float(value)) > _half_unit(value) + 1e-12:
                     report.problems.append(
                         f"{where}: {item.task}/{convention}: {metric} claimed {value} but re-scores to {got:.6f}"

@@ -74,7 +74,9 @@ def protocol_signature(result, protocol: str) -> str:
 
 
 def _protocol_counts(result, protocol: str) -> dict[str, int]:
-    base = {k: v for k, v in result.counts.items() if not any(k.startswith(f"{p}_") for p in result.protocols[1:])}
+    base = {
+        k: v for k, v in result.counts.items() if not any(k.startswith(f"{p}_") for p in result.protocols[1:])
+    }
     return {k: result.counts.get(result.key(k, protocol), v) for k, v in base.items()}
 
 
@@ -93,7 +95,9 @@ def _cache_key(task, predictions, references, cids, config: BootstrapConfig) -> 
     from icma_bench.metrics.resources import load_caption_tokenizer, load_icma_tokenizer
 
     tokenizers = (
-        [load_caption_tokenizer(None).signature, load_icma_tokenizer().signature] if task == "mol2caption" else []
+        [load_caption_tokenizer(None).signature, load_icma_tokenizer().signature]
+        if task == "mol2caption"
+        else []
     )
     return {
         "algorithm": _ALGORITHM,
@@ -104,7 +108,8 @@ def _cache_key(task, predictions, references, cids, config: BootstrapConfig) -> 
         "bootstrap": config.to_dict(),
         "tokenizers": tokenizers,
         "versions": {
-            name: package_version(name) for name in ("rdkit", "nltk", "rouge-score", "tokenizers", "levenshtein")
+            name: package_version(name)
+            for name in ("rdkit", "nltk", "rouge-score", "tokenizers", "levenshtein")
         }
         | {"icma_bench": __version__},
     }
@@ -138,7 +143,9 @@ def measure_run(
                         counts=info["counts"],
                         signature=info["signature"],
                         intervals={k: tuple(v) if v else None for k, v in info["intervals"].items()},
-                        replicates={k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{p}.")},
+                        replicates={
+                            k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{p}.")
+                        },
                     )
                     for p, info in manifest["protocols"].items()
                 },
@@ -150,7 +157,9 @@ def measure_run(
     protocols = {}
     for p in result.protocols:
         replicates = _replicates(task, result.items[p], result.ngrams[p], weights)
-        scores = {k: result.scores[result.key(k, p)] for k, *_ in METRICS[task] if result.key(k, p) in result.scores}
+        scores = {
+            k: result.scores[result.key(k, p)] for k, *_ in METRICS[task] if result.key(k, p) in result.scores
+        }
         protocols[p] = ProtocolMeasure(
             scores=scores,
             counts=_protocol_counts(result, p),
@@ -163,7 +172,10 @@ def measure_run(
             "params": params,
             "protocols": {
                 p: {
-                    "scores": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.scores.items()},
+                    "scores": {
+                        k: (None if isinstance(v, float) and math.isnan(v) else v)
+                        for k, v in m.scores.items()
+                    },
                     "counts": m.counts,
                     "signature": m.signature,
                     "intervals": {k: list(v) if v else None for k, v in m.intervals.items()},
@@ -175,5 +187,7 @@ def measure_run(
         try:
             save_arrays(directory, name, arrays, meta)
         except OSError as exc:
-            logger.warning("cannot write the board cache under %s (%s); continuing without it", directory, exc)
+            logger.warning(
+                "cannot write the board cache under %s (%s); continuing without it", directory, exc
+            )
     return Measurement(task, len(predictions), doc_key, protocols)

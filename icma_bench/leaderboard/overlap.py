@@ -85,7 +85,9 @@ def compute_overlap(splits: list[SplitMolecules], *, show_progress: bool = False
                 continue  # same dataset: splits are disjoint by construction
             cid_hits = len(set(a.cids) & set(b.cids))
             smiles_hits = (
-                len(canon[a.name] & canon[b.name]) if canon[a.name] is not None and canon[b.name] is not None else None
+                len(canon[a.name] & canon[b.name])
+                if canon[a.name] is not None and canon[b.name] is not None
+                else None
             )
             pairs.append(
                 {
@@ -97,7 +99,10 @@ def compute_overlap(splits: list[SplitMolecules], *, show_progress: bool = False
                 }
             )
     return {
-        "splits": [{"name": s.name, "molecules": len(set(s.cids)), "has_smiles": s.smiles is not None} for s in splits],
+        "splits": [
+            {"name": s.name, "molecules": len(set(s.cids)), "has_smiles": s.smiles is not None}
+            for s in splits
+        ],
         "pairs": pairs,
     }
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from icma_bench.data import Record
+from icma_bench.predictions import MalformedPredictionsError, load_pairs
 
 
 class PredictionFileError(ValueError):
@@ -58,9 +59,6 @@ def _order(path: Path, keys: list[str], index: dict[str, int], what: str) -> lis
 
 
 def _read_molt5(path: Path, task: str, records: list[Record]) -> AlignedPredictions:
-    # NOTE: imported here until the prediction readers move out of the CLI into the library.
-    from icma_bench.cli.score import MalformedPredictionsError, load_pairs
-
     try:
         pairs = load_pairs(path, task)
     except MalformedPredictionsError as exc:
@@ -88,7 +86,9 @@ def _read_molt5(path: Path, task: str, records: list[Record]) -> AlignedPredicti
 def _read_molregpt(path: Path, task: str, records: list[Record]) -> AlignedPredictions:
     lines = path.read_text(encoding="utf-8").replace("\r\n", "\n").split("\n")
     if not lines or lines[0].split("\t")[:1] != ["CID"]:
-        raise PredictionFileError(f"{path}:1: expected MolReGPT's header CID<TAB>molecule2caption<TAB>caption2molecule")
+        raise PredictionFileError(
+            f"{path}:1: expected MolReGPT's header CID<TAB>molecule2caption<TAB>caption2molecule"
+        )
     rows = [(n, line.strip().split("\t")) for n, line in enumerate(lines[1:], start=2) if line.strip()]
     by_cid = {r.cid: j for j, r in enumerate(records)}
     cids = []
@@ -100,7 +100,12 @@ def _read_molregpt(path: Path, task: str, records: list[Record]) -> AlignedPredi
     col = -2 if task == "mol2caption" else -1
     n = len(records)
     preds = [""] * n
-    counts = {"missing_outputs": 0, "extra_fields_rows": 0, "stray_quote_outputs": 0, "trailing_dot_outputs": 0}
+    counts = {
+        "missing_outputs": 0,
+        "extra_fields_rows": 0,
+        "stray_quote_outputs": 0,
+        "trailing_dot_outputs": 0,
+    }
     for (_, fields), j in zip(rows, order, strict=True):
         out = fields[col]
         counts["extra_fields_rows"] += len(fields) > 3
@@ -139,7 +144,9 @@ def _read_jsonl(path: Path, task: str, records: list[Record]) -> AlignedPredicti
     if all(isinstance(r.get("cid"), str) for r in rows):
         order = _order(path, [r["cid"] for r in rows], {r.cid: j for j, r in enumerate(records)}, "cid")
     else:
-        order = _order(path, [r["reference"] for r in rows], {t: j for j, t in enumerate(target)}, "reference")
+        order = _order(
+            path, [r["reference"] for r in rows], {t: j for j, t in enumerate(target)}, "reference"
+        )
     n = len(records)
     preds = [""] * n
     missing = 0

@@ -147,7 +147,9 @@ def check_published(out_dir: Path, *, released: Path | None = None) -> list[str]
     for name, text in expected.items():
         path = out_dir / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            problems.append(f"{path}: differs from a rendering of board.json (rebuild it; never edit by hand)")
+            problems.append(
+                f"{path}: differs from a rendering of board.json (rebuild it; never edit by hand)"
+            )
     return problems
 
 

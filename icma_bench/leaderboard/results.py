@@ -27,7 +27,9 @@ from icma_bench.leaderboard.sources import (
 )
 from icma_bench.metrics.protocols import parse_protocols
 
-_TASK = re.compile(r"^icma_(?P<dataset>chebi20|pubchem324k)_(?P<task>mol2caption|caption2mol)(?P<direct>_direct)?$")
+_TASK = re.compile(
+    r"^icma_(?P<dataset>chebi20|pubchem324k)_(?P<task>mol2caption|caption2mol)(?P<direct>_direct)?$"
+)
 _BASELINES = {"icma-copy": "retrieval copy (rank-1 shot's answer)", "icma-echo": "echo of the query"}
 
 
@@ -59,10 +61,7 @@ def _derived_provenance(doc: dict, task_name: str, direct: bool, task: str, path
     params = config.get("model_num_parameters")
     gen = config.get("gen_kwargs") or {}
     sampling = isinstance(gen, dict) and bool(gen.get("do_sample"))
-    if backend in _BASELINES:
-        method = "baseline"
-    else:
-        method = "zero-shot" if direct else "in-context"
+    method = "baseline" if backend in _BASELINES else "zero-shot" if direct else "in-context"
     return {
         "model": backend if backend in _BASELINES else pretrained.rstrip("/").split("/")[-1],
         "family": backend if backend in _BASELINES else pretrained.rstrip("/").split("/")[-1].split("-")[0],
@@ -82,7 +81,9 @@ def read_results_file(path: Path) -> list[ResultsRun]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BoardInputError(f"{path}: not a readable lm-eval results file ({type(exc).__name__}: {exc})") from None
+        raise BoardInputError(
+            f"{path}: not a readable lm-eval results file ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), dict):
         raise BoardInputError(f"{path}: not an lm-eval results file (no 'results' mapping)")
     overrides = {}
@@ -136,7 +137,10 @@ def read_results_file(path: Path) -> list[ResultsRun]:
                 samples=_samples_path(path, task_name),
                 dataset=match["dataset"],
                 split="test",
-                n=int(entry.get("sample_len") or (doc.get("n-samples") or {}).get(task_name, {}).get("effective", 0)),
+                n=int(
+                    entry.get("sample_len")
+                    or (doc.get("n-samples") or {}).get(task_name, {}).get("effective", 0)
+                ),
             )
         )
     if not runs:
@@ -159,6 +163,8 @@ def read_samples(run: ResultsRun) -> tuple[list[str], list[str], list[str]]:
             scored, docinfo = row["scored"], row["doc"]
             rows.append((int(row["doc_id"]), str(docinfo["cid"]), scored["prediction"], scored["reference"]))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise BoardInputError(f"{run.samples}:{lineno}: not an icma samples row ({type(exc).__name__})") from None
+            raise BoardInputError(
+                f"{run.samples}:{lineno}: not an icma samples row ({type(exc).__name__})"
+            ) from None
     rows.sort()
     return [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]

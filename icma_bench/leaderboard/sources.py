@@ -144,7 +144,9 @@ def parse_provenance(entry: dict, where: str, *, defaults: dict | None = None) -
         raise BoardInputError(f"{where}: missing field(s) {missing} (every run states {list(RUN_FIELDS)})")
     params = merged["params"]
     if params is not None and (isinstance(params, bool) or not isinstance(params, int) or params <= 0):
-        raise BoardInputError(f"{where}: params must be a positive integer or null (undisclosed), got {params!r}")
+        raise BoardInputError(
+            f"{where}: params must be a positive integer or null (undisclosed), got {params!r}"
+        )
     if merged["method"] not in METHODS:
         raise BoardInputError(f"{where}: method {merged['method']!r} is not one of {list(METHODS)}")
     shots = merged.get("shots")
@@ -156,7 +158,9 @@ def parse_provenance(entry: dict, where: str, *, defaults: dict | None = None) -
     for key in ("model", "family", "training_data", "decoding"):
         if not isinstance(merged[key], str) or not merged[key].strip():
             raise BoardInputError(f"{where}: {key} must be a non-empty string")
-    return Provenance(**{k: merged.get(k) for k in (*RUN_FIELDS, *OPTIONAL_FIELDS)} | {"notes": merged.get("notes") or ""})
+    return Provenance(
+        **{k: merged.get(k) for k in (*RUN_FIELDS, *OPTIONAL_FIELDS)} | {"notes": merged.get("notes") or ""}
+    )
 
 
 def _resolve(raw: str, manifest: Path, released: Path | None) -> Path:
@@ -184,11 +188,15 @@ def _read_predictions_manifest(path: Path, doc: dict, released: Path | None, inp
         if unknown:
             raise BoardInputError(f"{where}: unknown key(s) {sorted(unknown)}")
         prov = parse_provenance(
-            {k: v for k, v in entry.items() if k not in (*TASKS, "format", "claimed", "lm_eval_results")}, where, defaults=defaults
+            {k: v for k, v in entry.items() if k not in (*TASKS, "format", "claimed", "lm_eval_results")},
+            where,
+            defaults=defaults,
         )
         claimed = entry.get("claimed") or {}
         if not isinstance(claimed, dict) or set(claimed) - set(TASKS):
-            raise BoardInputError(f"{where}: claimed maps tasks {list(TASKS)} to {{convention: {{metric: value}}}}")
+            raise BoardInputError(
+                f"{where}: claimed maps tasks {list(TASKS)} to {{convention: {{metric: value}}}}"
+            )
         fmt = entry.get("format", defaults.get("format"))
         if fmt not in FORMATS:
             raise BoardInputError(f"{where}: format {fmt!r} is not one of {list(FORMATS)}")
@@ -199,12 +207,18 @@ def _read_predictions_manifest(path: Path, doc: dict, released: Path | None, inp
             file = _resolve(str(entry[task]), path, released)
             if not file.is_file():
                 raise BoardInputError(f"{where}: {task} prediction file not found: {file}")
-            results = (entry.get("lm_eval_results") or {}).get(task) if isinstance(entry.get("lm_eval_results"), dict) else None
+            results = (
+                (entry.get("lm_eval_results") or {}).get(task)
+                if isinstance(entry.get("lm_eval_results"), dict)
+                else None
+            )
             results_path = _resolve(str(results), path, released) if results else None
             if results_path is not None and not results_path.is_file():
                 raise BoardInputError(f"{where}: {task} lm_eval_results file not found: {results_path}")
             inputs.predictions.append(
-                PredictionRun(prov, task, file, fmt, path, dataset, split, claimed.get(task) or {}, results_path)
+                PredictionRun(
+                    prov, task, file, fmt, path, dataset, split, claimed.get(task) or {}, results_path
+                )
             )
             if results_path is not None:
                 inputs.files.append(results_path)
@@ -233,7 +247,9 @@ def _read_reported_manifest(path: Path, doc: dict, inputs: Inputs) -> None:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise BoardInputError(f"{where}: score {name} = {value!r} is not a finite number")
         prov = parse_provenance(
-            {k: v for k, v in entry.items() if k not in ("task", "convention", "scores")}, where, defaults=defaults
+            {k: v for k, v in entry.items() if k not in ("task", "convention", "scores")},
+            where,
+            defaults=defaults,
         )
         inputs.reported.append(ReportedRow(prov, task, convention, dict(scores), path, dataset))
 

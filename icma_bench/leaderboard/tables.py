@@ -84,14 +84,19 @@ def render_markdown(board: dict) -> str:
         out += [f"## {TASK_TITLES[task]} ({task})", ""]
         for convention in TASK_CONVENTIONS[task]:
             measured = sorted(
-                (r for r in task_rows if r["kind"] == "measured" and r["convention"] == convention), key=_sort_key
+                (r for r in task_rows if r["kind"] == "measured" and r["convention"] == convention),
+                key=_sort_key,
             )
             if not measured:
                 continue
             full = board["n_documents"]
             for n_docs in sorted({r["n_documents"] or 0 for r in measured}, reverse=True):
                 group = [r for r in measured if (r["n_documents"] or 0) == n_docs]
-                subset = "" if n_docs == full else f", first {n_docs} documents only (not comparable with the rest)"
+                subset = (
+                    ""
+                    if n_docs == full
+                    else f", first {n_docs} documents only (not comparable with the rest)"
+                )
                 out += [
                     f"### Measured, `{convention}` convention{subset}",
                     "",
@@ -162,7 +167,9 @@ def render_csv(board: dict) -> str:
         line = [row.get(k) if k != "source" else row["source"].get("name") for k in info]
         for name in metric_names:
             score = row["scores"].get(name)
-            mark = "best" if name in row["best"] else "tied_with_best" if name in row["tied_with_best"] else ""
+            mark = (
+                "best" if name in row["best"] else "tied_with_best" if name in row["tied_with_best"] else ""
+            )
             line += [score["value"], score["low"], score["high"], mark] if score else ["", "", "", ""]
         writer.writerow(["" if v is None else v for v in line])
     return buf.getvalue()
