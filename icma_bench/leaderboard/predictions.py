@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from icma_bench.data import Record
+from icma_bench.leaderboard.sources import BoardInputError
 from icma_bench.predictions import MalformedPredictionsError, load_pairs
 
 
-class PredictionFileError(ValueError):
+class PredictionFileError(BoardInputError):
     """A prediction file that does not cover its split's documents one to one; the message names the file."""
 
 

@@ -93,27 +93,33 @@ def read_results_file(path: Path) -> list[ResultsRun]:
         unknown = set(overrides) - {*RUN_FIELDS, *OPTIONAL_FIELDS}
         if not isinstance(overrides, dict) or unknown:
             raise BoardInputError(f"{row_yaml}: unknown key(s) {sorted(unknown)}")
-    runs, protocols_seen = [], set()
+    ours = {}
     for task_name, entry in sorted(doc["results"].items()):
         match = _TASK.match(task_name)
         if not match:
             continue  # groups and other benchmarks' tasks
-        signature = entry.get("signature,none")
+        signature = entry.get("signature,none") if isinstance(entry, dict) else None
         if not isinstance(signature, str) or not signature.startswith("protocol:"):
             raise BoardInputError(
                 f"{path}: task {task_name} has no icma-bench signature (not produced by icma-bench's tasks?)"
             )
-        protocol = _signature_field(signature, "protocol") or ""
         try:
-            protocols = parse_protocols(protocol)
+            ours[task_name] = (
+                match,
+                entry,
+                signature,
+                parse_protocols(_signature_field(signature, "protocol") or ""),
+            )
         except ValueError as exc:
             raise BoardInputError(f"{path}: task {task_name}: {exc}") from None
-        protocols_seen.add(protocols)
-        if len(protocols_seen) > 1:
-            raise BoardInputError(
-                f"{path}: mixed metric protocols across tasks ({sorted('+'.join(p) for p in protocols_seen)}); "
-                "a board compares rows under one protocol set"
-            )
+    protocols_seen = {item[3] for item in ours.values()}
+    if len(protocols_seen) > 1:
+        raise BoardInputError(
+            f"{path}: mixed metric protocols across tasks ({sorted('+'.join(p) for p in protocols_seen)}); "
+            "a board compares rows under one protocol set"
+        )
+    runs = []
+    for task_name, (match, entry, signature, protocols) in ours.items():
         task = match["task"]
         where = f"{path}: {task_name}"
         prov = parse_provenance(
