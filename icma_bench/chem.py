@@ -7,6 +7,7 @@ bounded per molecule (:func:`passes_screen`, :func:`run_guarded`): a molecule ov
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import math
 import os
@@ -178,6 +179,7 @@ def _run_child(fn, items, start: int, limits: MoleculeLimits) -> list[bytes | st
         os.close(read_fd)
         code = 0
         try:
+            faulthandler.disable()  # a crash here is an expected outcome, not a traceback to print
             _limit_memory(limits.memory_mib)
             for item in items[start:]:
                 try:

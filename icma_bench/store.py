@@ -82,7 +82,10 @@ def save_arrays(
             "dtype": arr.dtype.str,
         }
     manifest = {"format": CACHE_FORMAT, **meta, "files": files}
-    write_atomic(directory / f"{name}.json", json.dumps(manifest, indent=1, sort_keys=True, default=str))
+    write_atomic(
+        directory / f"{name}.json",
+        json.dumps(manifest, indent=1, sort_keys=True, default=str, allow_nan=False),
+    )
 
 
 def load_arrays(
