@@ -16,6 +16,7 @@ A data folder is laid out as ``<root>/<dataset>/<split>.txt`` (e.g. ``chebi20/te
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -260,6 +261,17 @@ def verify_split_file(dataset: str, split: str, path: str | os.PathLike) -> bool
     return False
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the kernel reports it (Linux >= 4.7)."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: set and restore at once (the only portable way to read it)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(dest: Path, payload: bytes | str) -> None:
     """Write ``payload`` to ``dest`` via a temporary file in the same folder and an atomic rename."""
     dest = Path(dest)
@@ -269,6 +281,10 @@ def write_atomic(dest: Path, payload: bytes | str) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            # NOTE: mkstemp creates 0600 files; give the file the mode open() would (0666 less the umask), so a
+            # team can share a cache or an output folder.
+            with contextlib.suppress(OSError):
+                os.fchmod(fh.fileno(), 0o666 & ~current_umask())
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -3,7 +3,8 @@
 An entry ``<name>`` is the files ``<name>.<array>.npy`` plus ``<name>.json``, written atomically, manifest last.
 The manifest records the sha256 of every array file; an entry whose manifest is missing or unreadable, whose
 parameters differ from the request, or whose arrays do not match their recorded hash/shape is stale or corrupt:
-it is reported and rebuilt, never trusted. Names are content hashes of everything that changes the numbers.
+it is reported and rebuilt, never trusted. Array names are plain words (a manifest naming a path is corrupt).
+Entry names are content hashes of everything that changes the numbers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,19 @@ def _npy_bytes(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+_KEY = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _entry_path(directory: Path, name: str, key: str) -> Path:
+    """``<directory>/<name>.<key>.npy``, refusing a key that could name a file outside ``directory``."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise ValueError(f"array name {key!r} is not a plain name")
+    path = directory / f"{name}.{key}.npy"
+    if path.resolve().parent != directory.resolve():
+        raise ValueError(f"{path} is outside the cache folder {directory}")
+    return path
+
+
 def save_arrays(
     directory: Path, name: str, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]
 ) -> None:
@@ -60,14 +75,17 @@ def save_arrays(
     files = {}
     for key, arr in arrays.items():
         payload = _npy_bytes(np.ascontiguousarray(arr))
-        write_atomic(directory / f"{name}.{key}.npy", payload)
+        write_atomic(_entry_path(directory, name, key), payload)
         files[key] = {
             "sha256": hashlib.sha256(payload).hexdigest(),
             "shape": list(arr.shape),
             "dtype": arr.dtype.str,
         }
     manifest = {"format": CACHE_FORMAT, **meta, "files": files}
-    write_atomic(directory / f"{name}.json", json.dumps(manifest, indent=1, sort_keys=True, default=str))
+    write_atomic(
+        directory / f"{name}.json",
+        json.dumps(manifest, indent=1, sort_keys=True, default=str, allow_nan=False),
+    )
 
 
 def _check_manifest_shape(manifest: Any) -> None:
@@ -100,8 +118,11 @@ def load_arrays(
             if manifest.get(key) != value:
                 raise ValueError(f"parameter {key!r} differs ({manifest.get(key)!r} != {value!r})")
         arrays = {}
-        for key, info in manifest["files"].items():
-            payload = (directory / f"{name}.{key}.npy").read_bytes()
+        files = manifest["files"]
+        if not isinstance(files, dict):
+            raise ValueError("'files' is not a mapping")
+        for key, info in files.items():
+            payload = _entry_path(directory, name, key).read_bytes()
             if hashlib.sha256(payload).hexdigest() != info["sha256"]:
                 raise ValueError(f"{name}.{key}.npy does not match its recorded sha256")
             arr = np.load(io.BytesIO(payload), allow_pickle=False)

@@ -16,6 +16,7 @@ import json
 import math
 import sys
 
+from icma_bench.chem import DEFAULT_LIMITS
 from icma_bench.metrics import (
     CAPTION_METRICS,
     LOWER_IS_BETTER,
@@ -76,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         n_jobs=args.n_jobs,
         fcd=args.fcd,
         show_progress=args.progress,
+        molecule_time_limit=args.molecule_time_limit,
+        molecule_memory_limit=args.molecule_memory_limit,
     )
     result.counts["missing_outputs"] = pairs.missing_outputs
     result.counts["blank_rows"] = pairs.blank_rows
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         result.counts["cls_prefix_stripped"] = pairs.cls_stripped
     if args.json:
         payload = {"file": str(args.pred_file), **result.to_dict()}
-        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     else:
         sys.stdout.write(render_table(result, str(args.pred_file)) + "\n")
     return 0
@@ -94,6 +97,19 @@ def _protocol_arg(value: str) -> str:
         return "+".join(parse_protocols(value))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(kind):
+    def parse(value: str):
+        try:
+            number = kind(value)
+        except ValueError:
+            number = None
+        if number is None or not number > 0 or number != number or number == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {value!r}")
+        return number
+
+    return parse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -127,4 +143,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--fcd", action="store_true", help="also compute FCD (caption2mol; needs icma-bench[fcd])")
     p.add_argument("--progress", action="store_true", help="show progress bars")
+    p.add_argument(
+        "--molecule-time-limit",
+        type=_positive(float),
+        default=DEFAULT_LIMITS.seconds,
+        metavar="SECONDS",
+        help="caption2mol: wall time per molecule that fails the cheap complexity screen; one over it is counted "
+        f"too_complex and scored as unparsable (default {DEFAULT_LIMITS.seconds:g})",
+    )
+    p.add_argument(
+        "--molecule-memory-limit",
+        type=_positive(int),
+        default=DEFAULT_LIMITS.memory_mib,
+        metavar="MIB",
+        help=f"caption2mol: memory per such molecule, in MiB (default {DEFAULT_LIMITS.memory_mib})",
+    )
     p.set_defaults(func=run)

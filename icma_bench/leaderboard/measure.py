@@ -183,7 +183,7 @@ def measure_run(
                 for p, m in protocols.items()
             },
         }
-        arrays = {f"{p}.{k}": v for p, m in protocols.items() for k, v in m.replicates.items()}
+        arrays = {f"{p}__{k}": v for p, m in protocols.items() for k, v in m.replicates.items()}
         try:
             save_arrays(directory, name, arrays, meta)
         except OSError as exc:

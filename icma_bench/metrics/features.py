@@ -3,13 +3,15 @@
 Per SMILES we compute once: RDKit parse (``Chem.MolFromSmiles``; note ``""`` parses to a valid empty molecule), atom
 count, standard InChI, MACCS keys, the RDKit path fingerprint (``Chem.RDKFingerprint`` defaults, passed explicitly),
 and Morgan radius-2 unhashed counts (the generator API; equal to the legacy ``AllChem.GetMorganFingerprint(m, 2)``,
-pinned by a parity test). Reference features are cached on disk (``.npy`` + JSON) per reference set, so scoring
-another model against the same test set only featurises its outputs. Featurisation runs on every core.
+pinned by a parity test). Reference features are cached on disk (a content-verified ``.npy`` + JSON store entry) per
+reference set, so scoring another model against the same test set only featurises its outputs. Featurisation runs
+on every core; a molecule that fails the cheap screen is featurised under the per-molecule bound
+(:func:`icma_bench.chem.run_guarded`) and is ``too_complex`` past it.
 """
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 import logging
 from collections import Counter
@@ -20,10 +22,19 @@ import numpy as np
 from rdkit import Chem, DataStructs, rdBase
 from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
 
-from icma_bench.chem import MAX_SMILES_CHARS, quiet_rdkit
-from icma_bench.data import sha256_texts, write_atomic
+from icma_bench.chem import (
+    DEFAULT_LIMITS,
+    MAX_SMILES_CHARS,
+    TOO_COMPLEX,
+    MoleculeLimits,
+    passes_screen,
+    quiet_rdkit,
+    run_guarded,
+)
+from icma_bench.data import sha256_texts
 from icma_bench.metrics.resources import metrics_cache_dir
 from icma_bench.metrics.workers import map_chunks
+from icma_bench.store import load_arrays, save_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +50,7 @@ RDK_ARGS = {
     "useHs": True,
     "tgtDensity": 0.0,
 }
-FEATURES_VERSION = "2"  # bump when what is cached changes
+FEATURES_VERSION = "3"  # bump when what is cached changes
 
 
 @dataclass
@@ -48,6 +59,7 @@ class MoleculeFeatures:
 
     n_atoms: np.ndarray  # int64 (N,)
     oversized: np.ndarray  # bool (N,)
+    too_complex: np.ndarray  # bool (N,): over the per-molecule bound (n_atoms -1, scored as unparsable)
     inchi: list[
         str | None
     ]  # None: unparsed, InChI raised, or not needed (see heavy_atoms); "": RDKit gave none
@@ -85,22 +97,28 @@ def heavy_atoms(mol: Chem.Mol) -> str:
     return ".".join(f"{z}x{c}" for z, c in sorted(counts.items()))
 
 
-def featurise_smiles(smiles: str, inchi_for: frozenset[str] | None = None) -> tuple:
-    """One SMILES -> (n_atoms, oversized, inchi, maccs bytes, rdk bytes, morgan ids, morgan counts, heavy atoms).
+def featurise_smiles(smiles: str, inchi_for: frozenset[str] | None = None, *, screen: bool = False) -> tuple:
+    """One SMILES -> (n_atoms, oversized, inchi, maccs bytes, rdk bytes, morgan ids, morgan counts, heavy atoms,
+    too_complex).
 
     ``inchi_for``: compute the InChI only when the heavy-atom composition is in this set (None: always).
+    ``screen``: return :data:`RISKY` instead of features for a molecule that fails :func:`passes_screen` (the caller
+    then featurises it under :func:`run_guarded`).
     """
-    empty = (-1, False, None, bytes(21), bytes(256), (), (), "")
     if len(smiles) > MAX_SMILES_CHARS:
         # NOTE: deviation from MolT5 for outputs over MAX_SMILES_CHARS characters (never a real molecule in these
         # datasets): counted unparsable instead of spending minutes in RDKit. Counted as `oversized`.
-        return (-1, True, *empty[2:])
+        return (-1, True, *EMPTY_ROW[2:])
+    if screen and not passes_screen(smiles):
+        return RISKY
     try:
         mol = Chem.MolFromSmiles(smiles)
     except Exception:  # MolT5 wraps this in a bare except and counts the output as bad
         mol = None
     if mol is None:
-        return empty
+        return EMPTY_ROW
+    if screen and not passes_screen(smiles, mol):
+        return RISKY
     heavy = heavy_atoms(mol)
     inchi = None
     if inchi_for is None or heavy in inchi_for:
@@ -122,12 +140,55 @@ def featurise_smiles(smiles: str, inchi_for: frozenset[str] | None = None) -> tu
         tuple(counts.keys()),
         tuple(counts.values()),
         heavy,
+        False,
     )
 
 
-def _featurise_chunk(items: Sequence[tuple[str, frozenset[str] | None]]) -> list[tuple]:
+EMPTY_ROW = (-1, False, None, bytes(21), bytes(256), (), (), "", False)
+# NOTE: deviation from MolT5 (which would parse it and spend minutes or gigabytes): a molecule over the per-molecule
+# bound is scored as an unparsable one under every protocol (not valid, outside the fingerprint means, no exact
+# match) and counted as `too_complex`. The bound is far above any real molecule's cost (benchmarks/README.md).
+TOO_COMPLEX_ROW = (*EMPTY_ROW[:-1], True)
+RISKY = "risky"
+
+
+def _encode_row(row: tuple) -> bytes:
+    n_atoms, oversized, inchi, maccs, rdk, ids, vals, heavy, too_complex = row
+    blob = [n_atoms, oversized, inchi, maccs.hex(), rdk.hex(), list(ids), list(vals), heavy, too_complex]
+    return json.dumps(blob).encode("utf-8")
+
+
+def _decode_row(payload: bytes) -> tuple:
+    n_atoms, oversized, inchi, maccs, rdk, ids, vals, heavy, too_complex = json.loads(payload)
+    return (
+        n_atoms,
+        oversized,
+        inchi,
+        bytes.fromhex(maccs),
+        bytes.fromhex(rdk),
+        tuple(ids),
+        tuple(vals),
+        heavy,
+        too_complex,
+    )
+
+
+def _featurise_guarded(item: tuple[str, frozenset[str] | None]) -> bytes:
+    return _encode_row(featurise_smiles(item[0], item[1]))
+
+
+def _featurise_chunk(
+    items: Sequence[tuple[str, frozenset[str] | None]], limits: MoleculeLimits = DEFAULT_LIMITS
+) -> list[tuple]:
+    screen = limits.enabled
     with quiet_rdkit():
-        return [featurise_smiles(s, inchi_for) for s, inchi_for in items]
+        rows = [featurise_smiles(s, inchi_for, screen=screen) for s, inchi_for in items]
+        risky = [i for i, r in enumerate(rows) if r is RISKY]
+        if risky:
+            done = run_guarded(_featurise_guarded, [items[i] for i in risky], limits)
+            for i, payload in zip(risky, done, strict=True):
+                rows[i] = TOO_COMPLEX_ROW if payload == TOO_COMPLEX else _decode_row(payload)
+    return rows
 
 
 def build_features(
@@ -137,12 +198,14 @@ def build_features(
     n_jobs: int = 1,
     show_progress: bool = False,
     known: tuple[Sequence[str], MoleculeFeatures] | None = None,
+    limits: MoleculeLimits = DEFAULT_LIMITS,
 ) -> MoleculeFeatures:
     """Featurise each unique SMILES once (on ``n_jobs`` processes) and expand back to the input order.
 
     ``inchi_for[i]``: the heavy-atom compositions for which string i needs an InChI (None: always; default).
     ``known``: ``(strings, features)`` already computed with every InChI (the references): a string found there
-    is copied, not featurised again (the same string gives the same features).
+    is copied, not featurised again (the same string gives the same features). ``limits``: the per-molecule bound
+    (``known`` must have been computed under the same one).
     """
     wanted: dict[str, frozenset[str] | None] = {}
     for i, s in enumerate(smiles):
@@ -159,19 +222,32 @@ def build_features(
         seen = {s: i for i, s in enumerate(known_strings) if s in wanted}
     todo = [(s, need) for s, need in wanted.items() if s not in seen]
     computed = iter(
-        map_chunks(_featurise_chunk, todo, n_jobs=n_jobs, desc="molecules", show_progress=show_progress)
+        map_chunks(
+            functools.partial(_featurise_chunk, limits=limits),
+            todo,
+            n_jobs=n_jobs,
+            desc="molecules",
+            show_progress=show_progress,
+        )
     )
     rows = [_feature_row(known_feats, seen[s]) if s in seen else next(computed) for s in unique]
+    n_bad = sum(bool(r[8]) for r in rows)
+    if n_bad:
+        logger.warning(
+            "%d molecule(s) over the per-molecule bound (%s): counted too_complex", n_bad, limits.signature
+        )
     index = {s: i for i, s in enumerate(unique)}
     order = np.fromiter((index[s] for s in smiles), dtype=np.int64, count=len(smiles))
     n_atoms = np.array([r[0] for r in rows], dtype=np.int64).reshape(-1)
     oversized = np.array([r[1] for r in rows], dtype=bool).reshape(-1)
+    too_complex = np.array([r[8] for r in rows], dtype=bool).reshape(-1)
     maccs = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.uint8).reshape(len(rows), 21)
     rdk = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.uint8).reshape(len(rows), 256)
     morgan = [dict(zip(r[5], r[6], strict=False)) for r in rows]
     return MoleculeFeatures(
         n_atoms=n_atoms[order],
         oversized=oversized[order],
+        too_complex=too_complex[order],
         inchi=[rows[i][2] for i in order],
         heavy=[rows[i][7] for i in order],
         maccs=maccs[order],
@@ -192,61 +268,98 @@ def _feature_row(feats: MoleculeFeatures, i: int) -> tuple:
         tuple(morgan.keys()),
         tuple(morgan.values()),
         feats.heavy[i],
+        bool(feats.too_complex[i]),
     )
 
 
-def _save_npy(path, array: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    write_atomic(path, buf.getvalue())
+def _json_array(values) -> np.ndarray:
+    return np.frombuffer(json.dumps(values, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+
+
+_WARNED_UNWRITABLE: set[str] = set()
 
 
 def load_reference_features(
-    references: Sequence[str], *, n_jobs: int = 1, show_progress: bool = False
+    references: Sequence[str],
+    *,
+    n_jobs: int = 1,
+    show_progress: bool = False,
+    limits: MoleculeLimits = DEFAULT_LIMITS,
 ) -> MoleculeFeatures:
-    """:func:`build_features` for a reference set, cached on disk (``.npy`` + JSON) by content and RDKit version."""
-    key = sha256_texts([FEATURES_VERSION, rdBase.rdkitVersion, str(MAX_SMILES_CHARS), *references])[:24]
+    """:func:`build_features` for a reference set, cached on disk by content, RDKit version and ``limits``.
+
+    The cache is a content-verified store entry (:mod:`icma_bench.store`: every file's sha256 in the manifest, names
+    checked to stay inside the cache); any mismatch is logged and the entry rebuilt. An unwritable cache folder
+    gives one warning and the features are computed without caching.
+    """
+    key = sha256_texts(
+        [FEATURES_VERSION, rdBase.rdkitVersion, str(MAX_SMILES_CHARS), limits.signature, *references]
+    )[:24]
     folder = metrics_cache_dir() / f"molecules-{key}"
-    meta_path = folder / "meta.json"
-    if meta_path.is_file():
+    n = len(references)
+    expect = {"kind": "molecule-features", "n": n, "rdkit": rdBase.rdkitVersion, "limits": limits.signature}
+    hit = load_arrays(folder, "features", expect)
+    if hit is not None:
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in meta["arrays"]}
-            offsets = arrays["morgan_offsets"]
-            ids, vals = arrays["morgan_ids"].tolist(), arrays["morgan_counts"].tolist()
-            return MoleculeFeatures(
-                n_atoms=arrays["n_atoms"],
-                oversized=arrays["oversized"],
-                inchi=meta["inchi"],
-                heavy=meta["heavy"],
-                maccs=arrays["maccs"],
-                rdk=arrays["rdk"],
-                morgan=[
-                    dict(zip(ids[a:b], vals[a:b], strict=False))
-                    for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=False)
-                ],
-            )
-        except (OSError, ValueError, KeyError):
-            logger.warning("ignoring unreadable molecule cache %s", folder)
-    feats = build_features(references, n_jobs=n_jobs, show_progress=show_progress)
+            return _features_from_arrays(hit[0], n)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            logger.warning("ignoring inconsistent molecule cache %s (%s); rebuilding", folder, exc)
+    feats = build_features(references, n_jobs=n_jobs, show_progress=show_progress, limits=limits)
     lengths = [len(m) for m in feats.morgan]
     arrays = {
         "n_atoms": feats.n_atoms,
         "oversized": feats.oversized,
+        "too_complex": feats.too_complex,
         "maccs": feats.maccs,
         "rdk": feats.rdk,
         "morgan_ids": np.array([k for m in feats.morgan for k in m], dtype=np.int64),
         "morgan_counts": np.array([v for m in feats.morgan for v in m.values()], dtype=np.int64),
         "morgan_offsets": np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64),
+        "inchi": _json_array(feats.inchi),
+        "heavy": _json_array(feats.heavy),
     }
-    for name, array in arrays.items():
-        _save_npy(folder / f"{name}.npy", array)
-    meta = {
-        "arrays": sorted(arrays),
-        "inchi": feats.inchi,
-        "heavy": feats.heavy,
-        "rdkit": rdBase.rdkitVersion,
-        "n": len(references),
-    }
-    write_atomic(meta_path, json.dumps(meta))  # written last: its presence marks a complete cache
+    try:
+        save_arrays(folder, "features", arrays, expect)
+    except OSError as exc:
+        if str(folder.parent) not in _WARNED_UNWRITABLE:
+            _WARNED_UNWRITABLE.add(str(folder.parent))
+            logger.warning(
+                "molecule cache %s is not writable (%s); computing without caching",
+                folder.parent,
+                exc.strerror or exc,
+            )
     return feats
+
+
+def _features_from_arrays(arrays: dict[str, np.ndarray], n: int) -> MoleculeFeatures:
+    """Rebuild features from verified arrays, checking that every length agrees with ``n`` references."""
+    inchi = json.loads(arrays["inchi"].tobytes().decode("utf-8"))
+    heavy = json.loads(arrays["heavy"].tobytes().decode("utf-8"))
+    offsets = arrays["morgan_offsets"]
+    ids, vals = arrays["morgan_ids"].tolist(), arrays["morgan_counts"].tolist()
+    shapes = {
+        "n_atoms": (n,),
+        "oversized": (n,),
+        "too_complex": (n,),
+        "maccs": (n, 21),
+        "rdk": (n, 256),
+        "morgan_offsets": (n + 1,),
+    }
+    for name, shape in shapes.items():
+        if arrays[name].shape != shape:
+            raise ValueError(f"{name} has shape {arrays[name].shape}, expected {shape}")
+    if len(inchi) != n or len(heavy) != n or len(ids) != len(vals) or int(offsets[-1]) != len(ids):
+        raise ValueError("lengths disagree")
+    return MoleculeFeatures(
+        n_atoms=arrays["n_atoms"],
+        oversized=arrays["oversized"],
+        too_complex=arrays["too_complex"],
+        inchi=inchi,
+        heavy=heavy,
+        maccs=arrays["maccs"],
+        rdk=arrays["rdk"],
+        morgan=[
+            dict(zip(ids[a:b], vals[a:b], strict=False))
+            for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=False)
+        ],
+    )

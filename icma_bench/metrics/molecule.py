@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from Levenshtein import distance as levenshtein
 
+from icma_bench.chem import DEFAULT_LIMITS, MoleculeLimits
 from icma_bench.data import check_no_surrogates, repair_lone_surrogates
 from icma_bench.metrics.bleu import MAX_ORDER, compute_corpus_bleu, ngram_matrix
 from icma_bench.metrics.features import build_features, load_reference_features
@@ -80,18 +81,21 @@ def compute_molecule_metrics(
     n_jobs: int = 1,
     show_progress: bool = False,
     per_item: bool = False,
+    limits: MoleculeLimits = DEFAULT_LIMITS,
 ) -> tuple[dict[str, tuple[dict[str, float], dict[str, int]]], dict[str, dict[str, list]]]:
     """Molecule metrics per protocol (``molt5``, ``icma``, ``strict``) from one featurisation:
     ``({protocol: (scores, counts)}, {protocol: per-document values})`` (the latter only with ``per_item``).
 
     ``empty_similarity``: Tanimoto of two empty bit fingerprints (MACCS, RDK) per protocol; default 0.0.
     ``icma`` scores molecules exactly as ``molt5`` (ICMA's and MolReGPT's scripts are MolT5's).
+    ``limits``: the per-molecule bound on RDKit work; an output over it is counted ``too_complex`` and scored as an
+    unparsable one under every protocol (a reference over it as an unparsable reference).
     """
     empty_similarity = empty_similarity or {}
     n = len(predictions)
     check_no_surrogates(references, "references")
     predictions, repaired = repair_lone_surrogates(predictions)  # RDKit cannot take a lone surrogate
-    ref = load_reference_features(references, n_jobs=n_jobs, show_progress=show_progress)
+    ref = load_reference_features(references, n_jobs=n_jobs, show_progress=show_progress, limits=limits)
     # An output's InChI can only equal its reference's when the heavy-atom compositions agree, or when the
     # reference's InChI is "" (RDKit gave none: MolT5 then counts any output with no InChI as a match).
     inchi_for = [
@@ -99,7 +103,12 @@ def compute_molecule_metrics(
         for b, h in zip(ref.inchi, ref.heavy, strict=True)
     ]
     pred = build_features(
-        predictions, inchi_for=inchi_for, n_jobs=n_jobs, show_progress=show_progress, known=(references, ref)
+        predictions,
+        inchi_for=inchi_for,
+        n_jobs=n_jobs,
+        show_progress=show_progress,
+        known=(references, ref),
+        limits=limits,
     )
     counts, hyp_lens, ref_lens = compute_char_bleu_counts(references, predictions)
     # MolT5's default corpus_bleu weights (.25, .25, .25, .25) over characters of the raw strings.
@@ -121,8 +130,11 @@ def compute_molecule_metrics(
         "empty": int(empty.sum()),
         "unparsable": int((~pred.parsed).sum()),
         "oversized": int(pred.oversized.sum()),
+        # NOTE: too_complex outputs (over the per-molecule bound) have n_atoms -1: unparsable under every protocol.
+        "too_complex": int(pred.too_complex.sum()),
         "parsed_no_atoms": int((pred.n_atoms == 0).sum()),
         "invalid_references": int((ref.n_atoms <= 0).sum()),
+        "too_complex_references": int(ref.too_complex.sum()),
         "encoding_repaired": repaired,
     }
     out, items, sentence = {}, {}, {}

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from icma_bench import __version__
+from icma_bench.chem import DEFAULT_LIMITS, MoleculeLimits
 from icma_bench.metrics.resources import (
     compute_resource_sha256,
     find_wordnet,
@@ -155,6 +156,8 @@ def compute(
     show_progress: bool = False,
     empty_fingerprint_similarity: float | None = None,
     per_item: bool = False,
+    molecule_time_limit: float | None = DEFAULT_LIMITS.seconds,
+    molecule_memory_limit: int | None = DEFAULT_LIMITS.memory_mib,
 ) -> MetricResult:
     """Score a whole corpus of (prediction, reference) pairs.
 
@@ -164,7 +167,9 @@ def compute(
     of two empty bit fingerprints under ``molt5``/``icma`` (0.0 reproduces MolT5's scripts on RDKit >= 2025.09).
     ``n_jobs``: worker processes (None -> every core when the input is big enough). ``fcd``: add FCD (optional
     extra). ``per_item``: also return per-document scores in :attr:`MetricResult.items`. ``None`` predictions count
-    as empty outputs.
+    as empty outputs. ``molecule_time_limit`` (seconds) / ``molecule_memory_limit`` (MiB): the per-molecule bound
+    on RDKit work for molecules that fail the cheap screen (caption2mol); an output over it is counted
+    ``too_complex`` and scored as unparsable; both ``None``: no bound. Recorded in the signature (``mol_limit``).
     """
     protocols = parse_protocols(protocol)
     _check_task(task)
@@ -174,6 +179,7 @@ def compute(
         raise ValueError(
             f"{len(predictions)} predictions but {len(references)} references; they must pair up"
         )
+    limits = MoleculeLimits(seconds=molecule_time_limit, memory_mib=molecule_memory_limit)
     jobs = resolve_n_jobs(n_jobs, len(predictions))
     signature = {"protocol": "+".join(protocols), "task": task}
     if task == "mol2caption":
@@ -199,11 +205,13 @@ def compute(
             n_jobs=jobs,
             show_progress=show_progress,
             per_item=per_item,
+            limits=limits,
         )
         signature.update(
             rdkit=package_version("rdkit"),
             levenshtein=package_version("levenshtein"),
             morgan="r2-counts",
+            mol_limit=limits.signature,
         )
         # NOTE: the literature's convention (RDKit < 2025.09) is 1.0; current RDKit gives 0.0 (see the README).
         signature.update({_prefixed("empty_fp", p, protocols): str(float(empty[p])) for p in protocols})

@@ -13,8 +13,10 @@ words; the arithmetic (``c / (a + b - c)`` on integers, 0 when both are empty) i
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
+import struct
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -24,7 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from icma_bench.chem import mol_from_smiles
+from icma_bench.chem import (
+    DEFAULT_LIMITS,
+    TOO_COMPLEX,
+    MoleculeLimits,
+    mol_from_smiles,
+    passes_screen,
+    quiet_rdkit,
+    run_guarded,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,28 +81,68 @@ def _bits_to_words(bitstring: str) -> np.ndarray:
     return out.view("<u8")
 
 
-def _fingerprint_chunk(smiles: Sequence[str], kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fingerprint a chunk of SMILES (runs in worker processes). Returns (words, sizes, valid)."""
+def _fingerprint_mol(mol, gen) -> tuple[np.ndarray, int]:
     from rdkit import Chem
 
+    fp = Chem.RDKFingerprint(mol, **RDKIT_FP_PARAMS) if gen is None else gen.GetFingerprint(mol)
+    return _bits_to_words(fp.ToBitString()), int(fp.GetNumBits())
+
+
+def _morgan_gen(kind: str):
+    if kind != "morgan":
+        return None
+    from rdkit.Chem import rdFingerprintGenerator
+
+    return rdFingerprintGenerator.GetMorganGenerator(radius=MORGAN_RADIUS, fpSize=MORGAN_BITS)
+
+
+def _fingerprint_guarded(item: tuple[str, str]) -> bytes:
+    smi, kind = item
+    mol = mol_from_smiles(smi)
+    if mol is None:
+        return b""
+    words, size = _fingerprint_mol(mol, _morgan_gen(kind))
+    return struct.pack("<q", size) + words.tobytes()
+
+
+def _fingerprint_chunk(
+    smiles: Sequence[str], kind: str, limits: MoleculeLimits = DEFAULT_LIMITS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fingerprint a chunk of SMILES (runs in worker processes). Returns (words, sizes, valid, too_complex).
+
+    A SMILES that fails the cheap screen is fingerprinted under ``limits`` (:func:`icma_bench.chem.run_guarded`);
+    one over the bound gets an empty fingerprint (not valid) and is flagged ``too_complex``.
+    """
     n = len(smiles)
     words = np.zeros((n, MORGAN_BITS // WORD_BITS), dtype=np.uint64)
     sizes = np.full(n, LEVELS[0] if kind == "rdkit_fp" else MORGAN_BITS, dtype=np.int64)
     valid = np.zeros(n, dtype=bool)
-    gen = None
-    if kind == "morgan":
-        from rdkit.Chem import rdFingerprintGenerator
-
-        gen = rdFingerprintGenerator.GetMorganGenerator(radius=MORGAN_RADIUS, fpSize=MORGAN_BITS)
+    too_complex = np.zeros(n, dtype=bool)
+    gen = _morgan_gen(kind)
+    risky = []
     for i, smi in enumerate(smiles):
+        if limits.enabled and isinstance(smi, str) and not passes_screen(smi):
+            risky.append(i)
+            continue
         mol = mol_from_smiles(smi)
         if mol is None:
             continue
-        fp = Chem.RDKFingerprint(mol, **RDKIT_FP_PARAMS) if gen is None else gen.GetFingerprint(mol)
-        words[i] = _bits_to_words(fp.ToBitString())
-        sizes[i] = fp.GetNumBits()
+        if limits.enabled and not passes_screen(smi, mol):
+            risky.append(i)
+            continue
+        words[i], sizes[i] = _fingerprint_mol(mol, gen)
         valid[i] = True
-    return words, sizes, valid
+    if risky:
+        with quiet_rdkit():
+            done = run_guarded(_fingerprint_guarded, [(smiles[i], kind) for i in risky], limits)
+        for i, payload in zip(risky, done, strict=True):
+            if payload == TOO_COMPLEX:
+                too_complex[i] = True
+            elif payload:
+                sizes[i] = struct.unpack("<q", payload[:8])[0]
+                words[i] = np.frombuffer(payload[8:], dtype="<u8")
+                valid[i] = True
+    return words, sizes, valid, too_complex
 
 
 def _start_method() -> str:
@@ -102,11 +152,17 @@ def _start_method() -> str:
 
 
 def compute_fingerprints(
-    smiles: Sequence[str], kind: str, *, workers: int = 2, show_progress: bool = False
+    smiles: Sequence[str],
+    kind: str,
+    *,
+    workers: int = 2,
+    show_progress: bool = False,
+    limits: MoleculeLimits = DEFAULT_LIMITS,
 ) -> Fingerprints:
     """Fingerprint SMILES (``kind`` ``rdkit_fp`` or ``morgan``), in ``workers`` processes for large inputs.
 
-    Unparsable SMILES are counted (logged) and get an empty fingerprint; they are never dropped.
+    Unparsable SMILES are counted (logged) and get an empty fingerprint; they are never dropped. So do SMILES over
+    the per-molecule bound ``limits`` (logged as too complex): a hostile pool or query molecule never hangs a run.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown fingerprint kind {kind!r}; choose one of {list(KINDS)}")
@@ -122,7 +178,9 @@ def compute_fingerprints(
             ctx = multiprocessing.get_context(_start_method())
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
                 results = []
-                for res in ex.map(_fingerprint_chunk, chunks, [kind] * len(chunks)):
+                for res in ex.map(
+                    functools.partial(_fingerprint_chunk, limits=limits), chunks, [kind] * len(chunks)
+                ):
                     results.append(res)
                     bar.update(res[1].shape[0])
         except (BrokenProcessPool, OSError, RuntimeError) as exc:
@@ -132,13 +190,21 @@ def compute_fingerprints(
     if results is None:
         results = []
         for chunk in chunks:
-            results.append(_fingerprint_chunk(chunk, kind))
+            results.append(_fingerprint_chunk(chunk, kind, limits))
             bar.update(len(chunk))
     bar.close()
     words = np.concatenate([r[0] for r in results])
     sizes = np.concatenate([r[1] for r in results])
     valid = np.concatenate([r[2] for r in results])
-    n_bad = int((~valid).sum())
+    n_complex = int(sum(r[3].sum() for r in results))
+    if n_complex:
+        logger.warning(
+            "%d of %d SMILES are over the per-molecule bound (%s); they get an empty fingerprint",
+            n_complex,
+            len(smiles),
+            limits.signature,
+        )
+    n_bad = int((~valid).sum()) - n_complex
     if n_bad:
         logger.warning(
             "%d of %d SMILES could not be parsed; they get similarity 0 to everything", n_bad, len(smiles)
