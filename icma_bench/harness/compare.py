@@ -4,7 +4,7 @@ The model list (a small YAML, or ``--model`` on the command line) says, per mode
 ``backend`` (any lm-eval model type: ``hf``, ``vllm``, ``local-completions`` for an OpenAI-compatible server, our
 ``icma-copy``/``icma-echo``), ``model_args`` (lm-eval's string or a mapping), ``params`` (parameter count, for the
 size axis; omit or null for API models of undisclosed size) and optionally ``family``, ``training_data``,
-``method``, ``gen_kwargs``, ``batch_size``. A model whose folder already holds results for every requested task is
+``method``, ``gen_kwargs``, ``batch_size``, ``device`` (default: cuda when available, else cpu). A model whose folder already holds results for every requested task is
 skipped (``force`` re-runs it). Each run logs samples (the board re-scores and bootstraps them) and writes a
 ``row.yaml`` beside its results so the board knows family, size and training data.
 """
@@ -51,6 +51,7 @@ class ModelSpec:
     method: str | None = None
     gen_kwargs: str | None = None
     batch_size: str | int = 1
+    device: str | None = None  # None: cuda when available, else cpu
 
 
 @dataclass
@@ -95,6 +96,7 @@ def parse_model(entry: dict, where: str) -> ModelSpec:
         method=entry.get("method"),
         gen_kwargs=entry.get("gen_kwargs"),
         batch_size=entry.get("batch_size", 1),
+        device=entry.get("device"),
     )
 
 
@@ -155,6 +157,12 @@ def _tag_tolerant_loader():
     return Loader
 
 
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def has_results(folder: Path, tasks: set[str]) -> bool:
     """Whether ``folder`` already holds lm-eval results (with samples) for every task in ``tasks``."""
     done = set()
@@ -206,6 +214,7 @@ def run_models(spec: CompareSpec, output: Path, *, force: bool = False) -> list[
             tasks=spec.tasks,
             limit=spec.limit,
             batch_size=model.batch_size,
+            device=model.device or _default_device(),
             gen_kwargs=model.gen_kwargs,
             log_samples=True,
             evaluation_tracker=tracker,

@@ -144,7 +144,7 @@ def measure_run(
                         signature=info["signature"],
                         intervals={k: tuple(v) if v else None for k, v in info["intervals"].items()},
                         replicates={
-                            k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{p}.")
+                            k.split("__", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{p}__")
                         },
                     )
                     for p, info in manifest["protocols"].items()
