@@ -37,12 +37,19 @@ def bench_bootstrap(resamples: int) -> None:
     os.environ.update({k: v for k, v in _env(tempfile.mkdtemp()).items() if k != "ICMA_BENCH_CACHE"})
     import numpy as np
 
-    from icma_bench.leaderboard.bootstrap import BootstrapConfig, resample_bleu, resample_metric, resample_weights
+    from icma_bench.leaderboard.bootstrap import (
+        BootstrapConfig,
+        resample_bleu,
+        resample_metric,
+        resample_weights,
+    )
     from icma_bench.metrics import compute
     from icma_bench.metrics.bleu import compute_corpus_bleu
     from icma_bench.predictions import load_pairs
 
-    pairs = load_pairs(SHARED / "released_outputs" / "molt5" / "molt5-large-smiles2caption.txt", "mol2caption")
+    pairs = load_pairs(
+        SHARED / "released_outputs" / "molt5" / "molt5-large-smiles2caption.txt", "mol2caption"
+    )
     result = compute("mol2caption", pairs.predictions, pairs.references, per_item=True)
     n = len(pairs.predictions)
     ngrams, rouge = result.ngrams["molt5"], np.array(result.items["molt5"]["rougeL"])
@@ -60,7 +67,9 @@ def bench_bootstrap(resamples: int) -> None:
     ref = []
     for b in range(resamples):
         idx = np.repeat(np.arange(n), weights[b].astype(int))
-        ref.append(compute_corpus_bleu([counts[i] for i in idx], ngrams[idx, 8], ngrams[idx, 9], [(0.25,) * 4])[0])
+        ref.append(
+            compute_corpus_bleu([counts[i] for i in idx], ngrams[idx, 8], ngrams[idx, 9], [(0.25,) * 4])[0]
+        )
         float(np.mean(rouge[idx]))
     t_ref = time.perf_counter() - start
     diff = float(np.max(np.abs(np.array(ref) - ours)))
@@ -79,7 +88,9 @@ def bench_rebuild() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("what", choices=("bootstrap", "rebuild"))
     parser.add_argument("--resamples", type=int, default=1000)
     args = parser.parse_args()

@@ -44,7 +44,7 @@ def test_task_dir_is_the_checkout_tasks_folder():
 def test_every_shipped_yaml(path):
     """Generic check of every task/group YAML: names, hooks, metrics and their aggregation, versions."""
     cfg = _load(path)
-    assert cfg["metadata"]["version"] == 1.1
+    assert cfg["metadata"]["version"] == 1.2
     if "group" in cfg:
         assert cfg["group"] == path.stem
         children = cfg["task"]

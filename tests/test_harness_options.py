@@ -16,7 +16,7 @@ from icma_bench.harness.options import (
     validate_options,
 )
 
-LM_EVAL = {"version": 1.1, "config_source": "/x.yaml"}
+LM_EVAL = {"version": 1.2, "config_source": "/x.yaml"}
 RUN_HF = RunContext(model="hf", model_arg_keys=frozenset({"pretrained", "dtype", "peft", "device"}))
 
 

@@ -22,7 +22,8 @@ from icma_bench.leaderboard.bootstrap import (
     resample_metric,
     resample_weights,
 )
-from icma_bench.leaderboard.sources import BoardInputError, collect_inputs
+from icma_bench.leaderboard.collect import collect_inputs
+from icma_bench.leaderboard.sources import BoardInputError
 from icma_bench.metrics import compute
 from icma_bench.metrics.bleu import compute_corpus_bleu
 
@@ -30,7 +31,9 @@ N = 24
 SMILES = ["C" * k + "O" for k in range(1, 13)] + ["c1ccccc1" + "C" * k for k in range(12)]
 CAPTIONS = [
     f"The molecule is a {kind} compound number {i} that has a role as a {role} metabolite."
-    for i, (kind, role) in enumerate(zip(["primary", "secondary", "tertiary"] * 8, ["plant", "human"] * 12))
+    for i, (kind, role) in enumerate(
+        zip(["primary", "secondary", "tertiary"] * 8, ["plant", "human"] * 12, strict=True)
+    )
 ]
 
 
@@ -189,7 +192,8 @@ def test_best_marking_and_paired_significance(built):
     measured_part, reported_part = md.split("### Reported in papers", 1)
     assert "0.999" not in measured_part and "0.999" in reported_part
     # side by side: the reported BLEU-4 next to the measured one under the same and the other convention
-    assert "| Perfect-2B | BLEU-4 | 0.999 (icma) | 1.000 | icma | +0.001 |" in md
+    assert "| Perfect-2B | reported (icma) | 0.999 | 0.500 |" in md
+    assert "| Perfect-2B | measured, icma | 1.000 | 1.000 |" in md and "| Perfect-2B | measured, molt5 |" in md
 
 
 def test_counts_keep_missing_outputs(built):

@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tiny_models import build_tiny_gpt2
 
 from icma_bench.cli import main
 from icma_bench.harness.compare import CompareSpecError, leaf_tasks, load_compare_spec
-from tiny_models import build_tiny_gpt2
 
 TASK = "icma_chebi20_mol2caption"
 
@@ -31,7 +31,17 @@ def compared(tmp_path_factory, shared_data):
     metadata = json.dumps({"data_path": str(shared_data / "chebi20" / "molt5"), "pool_split": "validation"})
     spec.write_text(f"tasks: [{TASK}]\nlimit: 4\nmetadata: {metadata}\nmodels:\n" + "\n".join(models) + "\n")
     out, board = root / "results", root / "board"
-    args = ["compare", "--models", str(spec), "--output", str(out), "--board", str(board), "--resamples", "50"]
+    args = [
+        "compare",
+        "--models",
+        str(spec),
+        "--output",
+        str(out),
+        "--board",
+        str(board),
+        "--resamples",
+        "50",
+    ]
     assert main(args) == 0
     return root, spec, out, board, args
 

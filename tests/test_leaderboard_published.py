@@ -28,17 +28,31 @@ def _rows(board, **match):
 def test_published_boards_are_up_to_date(shared_data, capsys):
     """What CI checks: no input changed since the build and every rendering equals one of board.json."""
     released = shared_data / "released_outputs"
-    code = main(["leaderboard", "verify", str(BOARDS / "chebi20"), str(BOARDS / "pubchem324k"), "--released", str(released)])
+    code = main(
+        [
+            "leaderboard",
+            "verify",
+            str(BOARDS / "chebi20"),
+            str(BOARDS / "pubchem324k"),
+            "--released",
+            str(released),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
 
 
 def test_measured_size_series(chebi20):
     for task in ("mol2caption", "caption2mol"):
         for family, stem in (("MolT5", "molt5"), ("T5", "t5-v1_1")):
-            rows = {r["model"]: r for r in _rows(chebi20, task=task, family=family, kind="measured", convention="molt5")}
+            rows = {
+                r["model"]: r
+                for r in _rows(chebi20, task=task, family=family, kind="measured", convention="molt5")
+            }
             assert set(rows) == {f"{family}-small", f"{family}-base", f"{family}-large"}
             sizes = [rows[f"{family}-{s}"]["params"] for s in ("small", "base", "large")]
-            assert sizes == sorted(sizes) and all(r["scores"]["bleu2" if task == "mol2caption" else "bleu"]["low"] for r in rows.values())
+            assert sizes == sorted(sizes) and all(
+                r["scores"]["bleu2" if task == "mol2caption" else "bleu"]["low"] for r in rows.values()
+            )
             assert all(r["source"]["file"].startswith(stem) for r in rows.values())
 
 
@@ -49,7 +63,11 @@ def test_molregpt_grid_gpt4_and_baselines(chebi20):
     assert any(r["method"] == "zero-shot" for r in grid)
     (gpt4,) = _rows(chebi20, task="mol2caption", family="GPT-4", kind="measured", convention="icma")
     # MolReGPT's published GPT-4 numbers (0.607 / 0.525 / 0.610) reproduce under the icma convention.
-    assert [round(gpt4["scores"][m]["value"], 3) for m in ("bleu2", "bleu4", "meteor")] == [0.607, 0.525, 0.610]
+    assert [round(gpt4["scores"][m]["value"], 3) for m in ("bleu2", "bleu4", "meteor")] == [
+        0.607,
+        0.525,
+        0.610,
+    ]
     assert gpt4["params"] is None and gpt4["params_label"] == "API, size unknown"
     baselines = {r["model"] for r in _rows(chebi20, method="baseline", kind="measured")}
     assert {"icma-copy (rdkit_fp)", "icma-copy (graph)", "icma-copy (bm25)", "icma-echo"} <= baselines
@@ -64,10 +82,13 @@ def test_reported_rows_with_conventions(chebi20):
     assert reported[("MolCA (Galactica-1.3B)", "mol2caption")]["convention"] == "molt5"
     assert all(r["best"] == [] and r["signature"] == "" for r in reported.values())
     # Measured rows point at their reported counterpart; the Markdown shows them side by side.
-    (molt5_large,) = _rows(chebi20, model="MolT5-large", task="mol2caption", convention="molt5")
+    (molt5_large,) = _rows(
+        chebi20, model="MolT5-large", task="mol2caption", convention="molt5", kind="measured"
+    )
     assert molt5_large["reported_as"] == "molt5-large/mol2caption/reported"
     md = (BOARDS / "chebi20" / "README.md").read_text(encoding="utf-8")
-    assert "| MolT5-large | BLEU-2 | 0.594 (molt5) | 0.588 | molt5 | -0.006 |" in md
+    assert "| MolT5-large | reported (molt5) | 0.594 | 0.508 |" in md
+    assert "| MolT5-large | measured, molt5 | 0.588 | 0.502 |" in md
 
 
 def test_training_flag_uses_the_overlap_table():
@@ -82,7 +103,9 @@ def _markdown_table(text: str, title: str) -> list[dict]:
     section = text.split(title, 1)[1].split("\n## ", 1)[0]
     lines = [line for line in section.splitlines() if line.startswith("|")]
     head = [c.strip() for c in lines[0].strip("|").split("|")]
-    return [dict(zip(head, (c.strip() for c in line.strip("|").split("|")), strict=True)) for line in lines[2:]]
+    return [
+        dict(zip(head, (c.strip() for c in line.strip("|").split("|")), strict=True)) for line in lines[2:]
+    ]
 
 
 COLUMNS = {
@@ -117,8 +140,8 @@ def test_reported_manifest_transcribes_reported_results(shared_data, title, task
 def test_published_page_renders_in_a_browser(chebi20, tmp_path):
     if os.environ.get("ICMA_BENCH_NO_BROWSER") == "1":
         pytest.skip("ICMA_BENCH_NO_BROWSER=1")
-    from test_leaderboard_html import _chromium
     from playwright.sync_api import sync_playwright
+    from test_leaderboard_html import _chromium
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
@@ -128,11 +151,15 @@ def test_published_page_renders_in_a_browser(chebi20, tmp_path):
         page.goto((BOARDS / "chebi20" / "index.html").as_uri())
         page.select_option("#convention-mol2caption", "icma")
         page.wait_for_selector("#table-mol2caption tbody tr.row")
-        shown = page.eval_on_selector_all("#table-mol2caption tbody tr.row", "rs => rs.map(r => r.dataset.id)")
+        shown = page.eval_on_selector_all(
+            "#table-mol2caption tbody tr.row", "rs => rs.map(r => r.dataset.id)"
+        )
         assert sorted(shown) == sorted(r["id"] for r in _rows(chebi20, task="mol2caption", convention="icma"))
         assert page.locator("svg[id^='plot-mol2caption'] circle.point").count() > 0
         page.screenshot(path=str(tmp_path / "chebi20.png"), full_page=True)
         if os.environ.get("ICMA_BENCH_SCREENSHOT_DIR"):
-            page.screenshot(path=str(Path(os.environ["ICMA_BENCH_SCREENSHOT_DIR"]) / "chebi20.png"), full_page=True)
+            page.screenshot(
+                path=str(Path(os.environ["ICMA_BENCH_SCREENSHOT_DIR"]) / "chebi20.png"), full_page=True
+            )
         browser.close()
     assert errors == []

@@ -13,7 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from icma_bench.leaderboard.bootstrap import BootstrapConfig
-from icma_bench.leaderboard.sources import BoardInputError, collect_inputs
+from icma_bench.leaderboard.collect import collect_inputs
+from icma_bench.leaderboard.sources import BoardInputError
 
 
 @dataclass

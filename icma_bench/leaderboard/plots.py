@@ -2,7 +2,8 @@
 ``leaderboard/figures.py``.
 
 Per task and metric convention, one figure with a panel per headline metric: parameters on a log x axis, one line
-per model family (and method), 95 % intervals as error bars, the Pareto front of measured rows, and a narrow strip
+per model family (and method), 95 % intervals as error bars, weight-free baselines as dashed reference lines, the
+Pareto front of measured rows, and a narrow strip
 on the right for models of unknown size ("API, size unknown"), which are never placed on the size axis. Measured
 rows are filled markers, reported (paper) rows hollow. Output is byte-for-byte reproducible (fixed SVG hash salt, no
 dates, no software tag) so that CI can check that published figures are up to date. matplotlib is imported inside
@@ -21,7 +22,12 @@ from icma_bench.leaderboard.schema import format_params
 
 logger = logging.getLogger(__name__)
 
-_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F7F7F", "#000000")
+# Okabe-Ito first, then matplotlib's tab20 hues: distinct colours for up to 20 families.
+_PALETTE = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F7F7F", "#000000",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5",
+    "#8c564b", "#bcbd22", "#17becf",
+)  # fmt: skip
 _RC = {
     "svg.hashsalt": "icma-bench",
     "svg.fonttype": "path",
@@ -119,7 +125,12 @@ def _size_panel(ax, rows: list[dict], spec: dict, colors: dict[str, str], pareto
         _pareto_front(ax, rows, spec["name"], spec["higher_is_better"])
     for row in rows:
         score = _value(row, spec["name"])
-        if score and row.get("params") is not None:
+        if score and row.get("method") == "baseline":
+            # Weight-free baselines have no size: a reference line across the size axis, never a point.
+            ax.axhline(
+                score["value"], color=colors[str(row.get("family"))], linewidth=0.9, linestyle=(0, (2, 2))
+            )
+        elif score and row.get("params") is not None:
             _draw_point(ax, row["params"], row, score, colors[str(row.get("family"))])
     arrow = "\u2191" if spec["higher_is_better"] else "\u2193"
     ax.set_xlim(*xlim)
@@ -131,7 +142,7 @@ def _size_panel(ax, rows: list[dict], spec: dict, colors: dict[str, str], pareto
 
 
 def _api_panel(ax, rows: list[dict], metric: str, colors: dict[str, str]) -> None:
-    api = [r for r in rows if r.get("params") is None and _value(r, metric)]
+    api = [r for r in rows if r.get("params") is None and r.get("method") != "baseline" and _value(r, metric)]
     for i, row in enumerate(sorted(api, key=lambda r: str(r.get("model")))):
         _draw_point(ax, i + 1, row, _value(row, metric), colors[str(row.get("family"))])
     ax.set_xlim(0, len(api) + 1)
@@ -154,6 +165,8 @@ def _legend(fig, rows: list[dict], colors: dict[str, str], pareto: bool) -> None
             [], [], color="#333333", marker="o", markerfacecolor="white", linestyle="none", label="reported"
         ),
     ]
+    if any(r.get("method") == "baseline" for r in rows):
+        handles.append(Line2D([], [], color="#333333", linestyle=(0, (2, 2)), label="weight-free baseline"))
     if pareto:
         handles.append(Line2D([], [], color="#999999", linestyle=":", label="Pareto front (measured)"))
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), frameon=False, fontsize=7)
@@ -165,7 +178,10 @@ def _performance_size_figure(board: dict, task: str, convention: str, rows: list
     specs = [m for m in board["metrics"][task] if m.get("headline")]
     colors = _colors(board)
     xlim = _size_limits(rows, specs)
-    has_api = any(r.get("params") is None and any(_value(r, m["name"]) for m in specs) for r in rows)
+    has_api = any(
+        r.get("params") is None and r.get("method") != "baseline" and any(_value(r, m["name"]) for m in specs)
+        for r in rows
+    )
     # A fixed layout: constrained layout's solver does not place axes bit-identically from run to run, and the SVG
     # clip-path ids hash the axes' positions.
     width = 3.1 * len(specs)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from icma_bench.data import write_atomic
 from icma_bench.leaderboard.bootstrap import BootstrapConfig
-from icma_bench.leaderboard.sources import RELEASED_PREFIX, BoardInputError, collect_inputs
+from icma_bench.leaderboard.collect import collect_inputs
+from icma_bench.leaderboard.sources import RELEASED_PREFIX, BoardInputError
 from icma_bench.leaderboard.tables import render_csv, render_json, render_markdown
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,9 @@ def write_board(board: dict, out_dir: Path, *, plots: bool = True) -> list[Path]
     if plots:
         from icma_bench.leaderboard.plots import write_plots
 
-        written += write_plots(board, out_dir / "plots")
+        # Rows scored on a subset of the documents (e.g. the fine-tuning miniature) are not comparable: not plotted.
+        full = [r for r in board["rows"] if r.get("n_documents") in (None, board.get("n_documents"))]
+        written += write_plots({**board, "rows": full}, out_dir / "plots")
     return written
 
 

@@ -1,6 +1,7 @@
 """Board inputs: what a row is made from, validated, with its provenance.
 
-Three kinds of input, each found under the INPUTS paths of ``icma-bench leaderboard build``:
+Three kinds of input, found under the INPUTS paths of ``icma-bench leaderboard build`` by
+:func:`icma_bench.leaderboard.collect.collect_inputs`:
 
 - **Prediction manifests** (``*.yaml`` with ``kind: predictions``): runs whose outputs are files (MolT5 TSV,
   MolReGPT TSV, JSONL), each with the provenance a row needs (see :data:`RUN_FIELDS`). A path starting with
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,9 @@ class Provenance:
     decoding: str
     source: dict
     shots: int | None = None
-    retriever: str | None = None
+    retriever: str | dict | None = (
+        None  # a manifest may give one per task: {mol2caption: ..., caption2mol: ...}
+    )
     notes: str = ""
     reported_as: str | None = None
     pool: str | None = None
@@ -215,9 +218,14 @@ def _read_predictions_manifest(path: Path, doc: dict, released: Path | None, inp
             results_path = _resolve(str(results), path, released) if results else None
             if results_path is not None and not results_path.is_file():
                 raise BoardInputError(f"{where}: {task} lm_eval_results file not found: {results_path}")
+            task_prov = (
+                replace(prov, retriever=prov.retriever.get(task))
+                if isinstance(prov.retriever, dict)
+                else prov
+            )
             inputs.predictions.append(
                 PredictionRun(
-                    prov, task, file, fmt, path, dataset, split, claimed.get(task) or {}, results_path
+                    task_prov, task, file, fmt, path, dataset, split, claimed.get(task) or {}, results_path
                 )
             )
             if results_path is not None:
@@ -254,7 +262,7 @@ def _read_reported_manifest(path: Path, doc: dict, inputs: Inputs) -> None:
         inputs.reported.append(ReportedRow(prov, task, convention, dict(scores), path, dataset))
 
 
-def _read_manifest(path: Path, released: Path | None, inputs: Inputs) -> None:
+def read_manifest(path: Path, released: Path | None, inputs: Inputs) -> None:
     doc = _load_yaml(path)
     if not isinstance(doc, dict) or doc.get("kind") not in ("predictions", "reported"):
         raise BoardInputError(f"{path}: a board manifest has 'kind: predictions' or 'kind: reported'")
@@ -263,32 +271,6 @@ def _read_manifest(path: Path, released: Path | None, inputs: Inputs) -> None:
         _read_predictions_manifest(path, doc, released, inputs)
     else:
         _read_reported_manifest(path, doc, inputs)
-
-
-def collect_inputs(paths: list[Path], *, released: Path | None = None) -> Inputs:
-    """Every input under ``paths`` (files or folders, walked in sorted order), validated."""
-    from icma_bench.leaderboard.results import read_results_file
-
-    inputs = Inputs()
-    for root in paths:
-        root = Path(root)
-        if not root.exists():
-            raise BoardInputError(f"{root}: no such file or folder")
-        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-        for f in files:
-            if f.name.startswith("results_") and f.suffix == ".json":
-                runs = read_results_file(f)
-                inputs.results.extend(runs)
-                inputs.files += [f, *(r.samples for r in runs if r.samples)]
-                if (f.parent / "row.yaml").is_file():
-                    inputs.files.append(f.parent / "row.yaml")
-            elif f.suffix in (".yaml", ".yml") and f.name != "row.yaml":
-                _read_manifest(f, released, inputs)
-            elif root.is_file():
-                raise BoardInputError(f"{f}: not a board input (results_*.json or a *.yaml manifest)")
-    if not (inputs.predictions or inputs.results or inputs.reported):
-        raise BoardInputError(f"no board inputs under {', '.join(map(str, paths))}")
-    return inputs
 
 
 def dump_json_strict(obj: Any) -> str:

@@ -1,7 +1,7 @@
 """Text renderings of a board: Markdown (for READMEs and reviews), CSV (for spreadsheets), JSON (``board.json``).
 
-Markdown: per task, one table of measured rows per convention, then the reported rows, then measured-vs-reported
-side by side; ↑/↓ per metric, 3 decimals, the best measured value in **bold**, ``†`` on values not significantly
+Markdown: per task, one table of measured rows per convention, then the reported rows, then each reported row
+with its re-scored counterpart under every convention; ↑/↓ per metric, 3 decimals, the best measured value in **bold**, ``†`` on values not significantly
 different from the best (paired bootstrap), 95 % intervals in the CSV and JSON.
 """
 
@@ -125,28 +125,28 @@ def render_markdown(board: dict) -> str:
 
 
 def _side_by_side(task_rows: list[dict]) -> list[str]:
-    """Each reported row with its measured counterpart under every convention the board has."""
+    """Per model with a reported counterpart: the paper's numbers, then the re-scored ones under every convention."""
     by_id = {r["id"]: r for r in task_rows}
-    lines = []
+    groups: dict[str, list[dict]] = {}
     for row in task_rows:
-        rep = by_id.get(row.get("reported_as") or "")
-        if row["kind"] != "measured" or rep is None:
-            continue
-        for metric, label, _, _ in METRICS[row["task"]]:
-            reported = rep["scores"].get(metric)
-            measured = row["scores"].get(metric)
-            if not reported or not measured:
-                continue
-            if not lines:
-                lines = [
-                    "| model | metric | reported (convention) | measured | convention | Δ |",
-                    "|---|---|---|---|---|---|",
-                ]
-            delta = measured["value"] - reported["value"]
-            lines.append(
-                f"| {_escape(row['model'])} | {label} | {_fmt(reported['value'])} ({rep['convention']}) | "
-                f"{_fmt(measured['value'])} | {row['convention']} | {delta:+.3f} |"
-            )
+        if row["kind"] == "measured" and row.get("reported_as") in by_id:
+            groups.setdefault(row["reported_as"], []).append(row)
+    if not groups:
+        return []
+    task = task_rows[0]["task"]
+    metrics = [m for m in METRICS[task] if any(by_id[rid]["scores"].get(m[0]) for rid in groups)]
+    head = ["model", "numbers", *(label for _, label, _, _ in metrics)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for rid, measured in groups.items():
+        reported = by_id[rid]
+        for row, label in [(reported, f"reported ({reported['convention']})")] + [
+            (m, f"measured, {m['convention']}")
+            for m in sorted(measured, key=lambda r: r["convention"] != "molt5")
+        ]:
+            cells = [
+                _fmt(row["scores"][name]["value"]) if row["scores"].get(name) else "–" for name, *_ in metrics
+            ]
+            lines.append(f"| {_escape(measured[0]['model'])} | {label} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -261,6 +261,11 @@
     if (hi - lo < 1e-9) { lo -= 0.05; hi += 0.05; }
     var pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
     var yOf = function (v) { return T + (hi - v) / (hi - lo) * (y1 - T); };
+    // Weight-free baselines have no size: a dashed reference line across the size axis, never in the API strip.
+    // Rows scored on a subset of the documents (the fine-tuning miniature) are not comparable: tables only.
+    pts = pts.filter(function (p) { return p[0].n_documents == null || p[0].n_documents === board.n_documents; });
+    var baselines = pts.filter(function (p) { return p[0].method === "baseline"; });
+    pts = pts.filter(function (p) { return p[0].method !== "baseline"; });
     var sized = pts.filter(function (p) { return typeof p[0].params === "number"; });
     var api = pts.filter(function (p) { return typeof p[0].params !== "number"; });
     var ls = sized.map(function (p) { return Math.log10(p[0].params); });
@@ -300,6 +305,12 @@
       svg.appendChild(s("path", {d: d, "class": "series", fill: "none", stroke: color(ps[0][0].family),
         "stroke-dasharray": ps[0][0].kind === "reported" ? "4 3" : "none", "data-series": key}));
     });
+    baselines.forEach(function (p) {
+      var line = s("line", {"class": "baseline", x1: L, x2: x1, y1: yOf(p[1].value), y2: yOf(p[1].value),
+        stroke: color(p[0].family), "stroke-dasharray": "2 3", "data-id": p[0].id});
+      line.appendChild(s("title", {}, p[0].model + " (weight-free baseline): " + m.label + " " + fmt(p[1].value)));
+      svg.appendChild(line);
+    });
     var g = s("g", {"class": "points"});
     sized.forEach(function (p) { drawPoint(g, p[0], p[1], m, xOf(p[0].params), yOf(p[1].value), yOf); });
     if (hasApi) {
@@ -313,7 +324,9 @@
     svg.appendChild(g);
   }
   function renderPlots(task) {
-    var list = visible(task), hasApi = rows.some(function (r) { return r.task === task && typeof r.params !== "number"; });
+    var list = visible(task), hasApi = rows.some(function (r) {
+      return r.task === task && typeof r.params !== "number" && r.method !== "baseline";
+    });
     board.metrics[task].filter(function (m) { return m.headline; }).forEach(function (m) { renderPlot(task, m, list, hasApi); });
     var legend = document.getElementById("plot-legend-" + task);
     legend.textContent = "";
