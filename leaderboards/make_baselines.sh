@@ -5,7 +5,7 @@
 # the board's baselines.yaml).
 # The samples lm-eval logs (~25 MB a task) are reduced to {"cid", "prediction"} per document (gzip, mtime 0);
 # results_*.json files are kept verbatim, and the board checks its re-scoring against them.
-# Usage: DATASET=chebi20 DATA=../shared/data/chebi20/molt5 leaderboards/make_baselines.sh
+# Usage: DATASET=chebi20 DATA=../shared/data/chebi20/molt5 [ONLY="icma-echo"] leaderboards/make_baselines.sh
 set -euo pipefail
 dataset="${DATASET:-chebi20}"
 here="$(cd "$(dirname "$0")" && pwd)/$dataset/inputs/baselines"
@@ -15,6 +15,7 @@ scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 run() {  # name model task method
     local name="$1" model="$2" task="$3" method="$4"
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi  # ONLY="icma-echo ..." reruns some
     local meta="{\"pool_split\":\"validation\",\"data_path\":\"$data\"${method:+,$method}}"
     lm_eval --model "$model" --model_args "pretrained=$name" --tasks "$task" --metadata "$meta" \
         --log_samples --output_path "$scratch/$name" >/dev/null

@@ -137,6 +137,27 @@ def test_stock_cli_copy_baseline(shared_data, shared_cache, tmp_path):
     )
 
 
+def test_results_file_is_strict_json_when_a_metric_is_undefined(shared_data, shared_cache, tmp_path):
+    """icma-echo answers a caption with the caption: no output parses, so MolT5's fingerprint means are over nothing.
+    The results file says null there (never a bare NaN), and the printed table leaves the row out."""
+    proc = _run_lm_eval(
+        [
+            "--model", "icma-echo", "--model_args", "pretrained=icma-echo",
+            "--tasks", C2M, "--limit", "3", "--metadata", _metadata(shared_data, limit=3),
+        ],
+        shared_cache,
+        tmp_path,
+    )  # fmt: skip
+    (results_file,) = tmp_path.rglob("results_*.json")
+    results = json.loads(
+        results_file.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c} in results")
+    )
+    entry = results["results"][C2M]
+    assert entry["validity,none"] == 0.0 and entry["maccs_fts,none"] is None
+    assert entry["strict_maccs_fts,none"] == 0.0  # strict scores every invalid output 0 over all documents
+    assert "maccs_fts " not in proc.stdout.replace("strict_maccs_fts", "")
+
+
 def test_stock_cli_tiny_gpt2_fits_the_budget(shared_data, shared_cache, tiny_gpt2, tmp_path):
     proc = _run_lm_eval(
         [

@@ -193,7 +193,9 @@ def test_best_marking_and_paired_significance(built):
     assert "0.999" not in measured_part and "0.999" in reported_part
     # side by side: the reported BLEU-4 next to the measured one under the same and the other convention
     assert "| Perfect-2B | reported (icma) | 0.999 | 0.500 |" in md
-    assert "| Perfect-2B | measured, icma | 1.000 | 1.000 |" in md and "| Perfect-2B | measured, molt5 |" in md
+    assert (
+        "| Perfect-2B | measured, icma | 1.000 | 1.000 |" in md and "| Perfect-2B | measured, molt5 |" in md
+    )
 
 
 def test_counts_keep_missing_outputs(built):
@@ -323,3 +325,58 @@ def test_verify_detects_stale_and_hand_edited_boards(built, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "weak-m2c.jsonl: input changed since the board was built" in err
     assert "new.yaml: a new input the board was not built from" in err
+
+
+def _real_results_text() -> str:
+    (path,) = (
+        Path(__file__).resolve().parents[1] / "leaderboards/chebi20/inputs/finetune_miniature/tiny-icmt"
+    ).glob("results_*.json")
+    return path.read_text(encoding="utf-8")
+
+
+def test_truncated_or_foreign_result_files_fail_with_one_line(tmp_path):
+    """Property (hypothesis): any truncation of a real results file, and any JSON value, either collects or raises
+    BoardInputError naming the file; never another exception."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    text = _real_results_text()
+    folder = tmp_path / "r"
+    folder.mkdir()
+    target = folder / "results_2026.json"
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.floats(allow_nan=True) | st.text(max_size=20) | st.integers(),
+        lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=30), kids, max_size=4),
+        max_leaves=20,
+    )
+
+    def attempt(payload: str) -> None:
+        target.write_text(payload, encoding="utf-8", errors="surrogatepass")
+        try:
+            collect_inputs([folder])
+        except BoardInputError as exc:
+            assert str(target) in str(exc) or "no board inputs" in str(exc)
+            assert "\n" not in str(exc)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(cut=st.integers(min_value=0, max_value=len(text)))
+    def truncated(cut):
+        attempt(text[:cut])
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        value=json_values,
+        where=st.sampled_from(["task", "config", "configs", "n-samples", "model_args", "whole"]),
+    )
+    def foreign(value, where):
+        doc = json.loads(text)
+        if where == "task":  # a hostile value where our task entry should be
+            doc["results"]["icma_chebi20_mol2caption"] = value
+        elif where == "model_args":
+            doc["config"]["model_args"] = value
+        elif where != "whole":
+            doc[where] = value
+        attempt(json.dumps(doc if where != "whole" else value))
+
+    truncated()
+    foreign()

@@ -19,6 +19,7 @@ import importlib.abc
 import importlib.util
 import inspect
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -163,12 +164,26 @@ def with_run_context(original):
         )
         token = RUN.set(context)
         try:
-            return original(*args, **kwargs)
+            return strict_json_results(original(*args, **kwargs))
         finally:
             RUN.reset(token)
 
     simple_evaluate.__icma_bench__ = True
     return simple_evaluate
+
+
+def strict_json_results(results: dict | None) -> dict | None:
+    """icma entries of lm-eval's results with NaN (a mean over nothing, e.g. fingerprint similarity when no output
+    is valid) as None, so the results file lm-eval writes is strict JSON (a bare ``NaN`` breaks most readers)."""
+    if not isinstance(results, dict):
+        return results
+    for column in ("results", "groups"):
+        for name, values in (results.get(column) or {}).items():
+            if str(name).startswith("icma") and isinstance(values, dict):
+                for key, value in values.items():
+                    if isinstance(value, float) and not math.isfinite(value):
+                        values[key] = None
+    return results
 
 
 class _AfterImport:

@@ -2,6 +2,7 @@
 
 - The text entries (``signature``, ``counts``, ``budget``) stay in the results JSON but leave the table: a table
   cell is no place for a 300-character signature. A note under the table says where they are.
+- Undefined metrics (null in the results JSON: a mean over nothing) leave the table too.
 - In an icma group's rows each metric is labelled with its direction (``mol2caption/bleu2``,
   ``caption2mol/validity``): a group mixes both directions, and ``bleu`` alone does not say which.
 """
@@ -49,6 +50,8 @@ def readable_results(result_dict: dict, column: str) -> tuple[dict, bool]:
             if isinstance(value, str) and filt and not metric.endswith("_stderr"):
                 dropped = True
                 continue
+            if value is None and filt:
+                continue  # undefined (a mean over nothing): null in the results JSON, no table row
             if metric.endswith("_stderr") and metric.removesuffix("_stderr") in (
                 "signature",
                 "counts",

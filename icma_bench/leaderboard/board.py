@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from icma_bench import __version__
@@ -48,10 +48,10 @@ class _Measured:
     task: str
     dataset: str
     measurement: Measurement | None
-    file_scores: dict[str, dict[str, float]] | None  # results without samples: {protocol: scores}
-    file_signature: str | None
-    extra_counts: dict[str, int]
-    source_file: str
+    file_scores: dict[str, dict[str, float]] | None = None  # results without samples: {protocol: scores}
+    file_signature: str | None = None
+    extra_counts: dict[str, int] = field(default_factory=dict)
+    source_file: str = ""
     n: int | None = None
 
 
@@ -105,10 +105,14 @@ def _check_results(run, measurement: Measurement) -> None:
         mine = measurement.protocols[p].scores
         for metric, value in mine.items():
             key = metric if p == run.protocols[0] else f"{p}_{metric}"
-            theirs = run.scores.get(key)
-            if theirs is None or value is None or (isinstance(value, float) and math.isnan(value)):
-                continue
-            if abs(float(theirs) - float(value)) > RESULTS_TOLERANCE:
+            theirs = run.scores.get(key) if key in run.scores else run.undefined.get(key, "absent")
+            if theirs == "absent" or (_value(theirs) is None and _value(value) is None):
+                continue  # not reported by the file, or undefined on both sides (a mean over nothing)
+            if (
+                _value(theirs) is None
+                or _value(value) is None
+                or abs(float(theirs) - float(value)) > RESULTS_TOLERANCE
+            ):
                 raise BoardInputError(
                     f"{run.path}: {run.task_name} reports {key} = {theirs!r} but its samples re-score to "
                     f"{value!r}: the results file and its samples disagree"
@@ -144,13 +148,20 @@ def measure_inputs(
                     raise BoardInputError(f"{run.lm_eval_results}: no {run.task} task in this results file")
                 _check_results(matching[0], m)
             out.append(
-                _Measured(run.provenance, run.task, run.dataset, m, None, None, aligned.counts, str(run.path))
+                _Measured(
+                    run.provenance,
+                    run.task,
+                    run.dataset,
+                    m,
+                    extra_counts=aligned.counts,
+                    source_file=str(run.path),
+                )
             )
         elif run.samples is not None:
             cids, preds, refs = read_samples(run)
             m = measure_run(run.task, preds, refs, cids, config, use_cache=use_cache)
             _check_results(run, m)
-            out.append(_Measured(run.provenance, run.task, run.dataset, m, None, None, {}, str(run.path)))
+            out.append(_Measured(run.provenance, run.task, run.dataset, m, source_file=str(run.path)))
         else:
             per_protocol = {
                 p: {
@@ -165,11 +176,10 @@ def measure_inputs(
                     run.task,
                     run.dataset,
                     None,
-                    per_protocol,
-                    run.signature,
-                    {},
-                    str(run.path),
-                    run.n,
+                    file_scores=per_protocol,
+                    file_signature=run.signature,
+                    source_file=str(run.path),
+                    n=run.n,
                 )
             )
     return out

@@ -177,5 +177,5 @@ def read_predictions(path: Path, fmt: str, task: str, records: list[Record]) -> 
         return READERS[fmt](Path(path), task, records)
     except UnicodeDecodeError as exc:
         raise PredictionFileError(f"{path}: not valid UTF-8 ({exc.reason})") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
         raise PredictionFileError(f"{path}: cannot read ({exc})") from None

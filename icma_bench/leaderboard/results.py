@@ -50,17 +50,27 @@ def _samples_path(results: Path, task_name: str) -> Path | None:
     return None
 
 
+def _count(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _derived_provenance(doc: dict, task_name: str, direct: bool, task: str, path: Path) -> dict:
-    config = doc.get("config") or {}
-    model_args = config.get("model_args") or {}
+    # Every field may be anything in a foreign or damaged file: read mappings defensively, validate afterwards.
+    config = _mapping(doc.get("config"))
+    model_args = config.get("model_args")
     if isinstance(model_args, str):
         model_args = dict(kv.split("=", 1) for kv in model_args.split(",") if "=" in kv)
+    model_args = _mapping(model_args)
     backend = str(config.get("model", ""))
     pretrained = str(model_args.get("pretrained", backend or "unknown"))
-    meta = ((doc.get("configs") or {}).get(task_name) or {}).get("metadata") or {}
+    meta = _mapping(_mapping(_mapping(doc.get("configs")).get(task_name)).get("metadata"))
     params = config.get("model_num_parameters")
-    gen = config.get("gen_kwargs") or {}
-    sampling = isinstance(gen, dict) and bool(gen.get("do_sample"))
+    gen = _mapping(config.get("gen_kwargs"))
+    sampling = bool(gen.get("do_sample"))
     method = "baseline" if backend in _BASELINES else "zero-shot" if direct else "in-context"
     return {
         "model": backend if backend in _BASELINES else pretrained.rstrip("/").split("/")[-1],
@@ -130,6 +140,13 @@ def read_results_file(path: Path) -> list[ResultsRun]:
             for key, value in entry.items()
             if key.endswith(",none") and isinstance(value, (int, float)) and not isinstance(value, bool)
         }
+        # null (strict JSON) or a bare NaN (older files): a metric the run could not define
+        undefined = {
+            key.removesuffix(",none"): None
+            for key, value in entry.items()
+            if key.endswith(",none") and (value is None or (isinstance(value, float) and value != value))
+        }
+        scores = {k: v for k, v in scores.items() if k not in undefined}
         runs.append(
             ResultsRun(
                 provenance=prov,
@@ -138,15 +155,14 @@ def read_results_file(path: Path) -> list[ResultsRun]:
                 task_name=task_name,
                 protocols=protocols,
                 scores=scores,
+                undefined=undefined,
                 counts=str(entry.get("counts,none", "")),
                 signature=signature,
                 samples=_samples_path(path, task_name),
                 dataset=match["dataset"],
                 split="test",
-                n=int(
-                    entry.get("sample_len")
-                    or (doc.get("n-samples") or {}).get(task_name, {}).get("effective", 0)
-                ),
+                n=_count(entry.get("sample_len"))
+                or _count(_mapping(_mapping(doc.get("n-samples")).get(task_name)).get("effective")),
             )
         )
     if not runs:
@@ -157,11 +173,13 @@ def read_results_file(path: Path) -> list[ResultsRun]:
 def read_samples(run: ResultsRun) -> tuple[list[str], list[str], list[str]]:
     """``(cids, predictions, references)`` of a run's samples file, in document order."""
     assert run.samples is not None
-    raw = run.samples.read_bytes()
-    if run.samples.suffix == ".gz":
-        raw = gzip.decompress(raw)
+    try:
+        raw = run.samples.read_bytes()
+        text = (gzip.decompress(raw) if run.samples.suffix == ".gz" else raw).decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise BoardInputError(f"{run.samples}: cannot read ({type(exc).__name__}: {exc})") from None
     rows = []
-    for lineno, line in enumerate(raw.decode("utf-8").split("\n"), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -104,6 +104,7 @@ class ResultsRun:
     task_name: str
     protocols: tuple[str, ...]
     scores: dict[str, float]
+    undefined: dict[str, None]  # metrics the file reports as null / NaN (a mean over nothing)
     counts: str
     signature: str
     samples: Path | None

@@ -48,13 +48,16 @@ def _metrics_with_values(task: str, rows: list[dict]) -> list[tuple]:
     return [m for m in METRICS[task] if any(r["scores"].get(m[0]) for r in rows)]
 
 
-def _table(task: str, rows: list[dict], info=_INFO, labels=_INFO_LABELS) -> list[str]:
+def _table(task: str, rows: list[dict], info=_INFO, labels=_INFO_LABELS, *, marks: bool = True) -> list[str]:
     metrics = _metrics_with_values(task, rows)
     head = [*labels, *(f"{label} {'↑' if hib else '↓'}" for _, label, hib, _ in metrics)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [_escape(_info(row, k)) if _info(row, k) is not None else "–" for k in info]
-        cells += [_cell(row, name) for name, *_ in metrics]
+        cells += [
+            _cell(row, name) if marks else _cell({**row, "best": [], "tied_with_best": []}, name)
+            for name, *_ in metrics
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -105,6 +108,7 @@ def render_markdown(board: dict) -> str:
                     *_table(task, group),
                     "",
                 ]
+        out += _retrieval_section(task, task_rows, board)
         reported = sorted((r for r in task_rows if r["kind"] == "reported"), key=_sort_key)
         if reported:
             out += [
@@ -122,6 +126,32 @@ def render_markdown(board: dict) -> str:
         if pairs:
             out += ["### Measured next to reported", "", *pairs, ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _retrieval_section(task: str, task_rows: list[dict], board: dict) -> list[str]:
+    """The retrievers compared: ``icma-copy`` rows (the rank-1 neighbour's answer as the prediction), best first."""
+    convention = TASK_CONVENTIONS[task][0]
+    copies = [
+        r
+        for r in task_rows
+        if r["kind"] == "measured" and r["family"] == "icma-copy" and r["convention"] == convention
+        and r["n_documents"] == board["n_documents"]
+    ]  # fmt: skip
+    if not copies:
+        return []
+    first = METRICS[task][0][0]
+    copies.sort(key=lambda r: -(r["scores"].get(first) or {"value": 0})["value"])
+    pools = sorted({r["pool"] or "unknown" for r in copies})
+    return [
+        f"### Retrieval quality: the rank-1 neighbour's answer as the prediction (`{convention}` convention)",
+        "",
+        f"`icma-copy` per retriever, shots from {', '.join(pools)}: how good the example right before the query "
+        "is on its own. The same rows appear in the tables above; `docs/retrieval_study.md` adds overlap@10 with "
+        "the ICMA authors' neighbours and the graph encoder's agreement with Mole-BERT's embeddings.",
+        "",
+        *_table(task, copies, info=("retriever", "pool"), labels=("retriever", "pool"), marks=False),
+        "",
+    ]
 
 
 def _side_by_side(task_rows: list[dict]) -> list[str]:
