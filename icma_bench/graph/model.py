@@ -6,7 +6,8 @@ a self-loop per atom (bond type 4, direction 0), sums ``h_j + edge_embedding1[bo
 over incoming edges, applies ``mlp`` (300 -> 600 -> ReLU -> 300) and ``BatchNorm1d``, then ReLU except after the
 last layer (JK = "last", dropout 0 at inference). The graph embedding is the mean of the atom embeddings.
 The ``state_dict`` keys are pretrain-gnns' (``x_embedding1.weight``, ``gnns.0.mlp.0.weight``, ``batch_norms.0.*``),
-so their checkpoints load unchanged.
+so their checkpoints load unchanged. Inference (embeddings) runs :func:`embed_batch` on :func:`fuse_gin`'s folded
+tensors: the same function with no per-edge tensors, equal up to float rounding.
 """
 
 from __future__ import annotations
