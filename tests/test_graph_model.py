@@ -115,3 +115,32 @@ def test_unparsable_smiles_get_a_zero_row_and_eval_mode_is_required():
     model.train()
     with pytest.raises(ValueError, match="eval mode"):
         compute_embeddings(["CCO"], model)
+
+
+def test_fused_forward_equals_message_passing_up_to_rounding():
+    from icma_bench.graph.featurize import featurize_smiles
+    from icma_bench.graph.model import collate, embed_batch, fuse_gin, pool_mean
+
+    model = _random_gin(2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    graphs = [featurize_smiles(s) for s in SMILES]
+    for min_rows in (0, 64):
+        x, ei, ea, batch = collate(graphs, min_rows=min_rows)
+        num_graphs = int(batch.max()) + 1
+        with torch.inference_mode():
+            ref = pool_mean(model(x, ei, ea), batch, num_graphs)
+            fast = embed_batch(fuse_gin(model), x, ei, ea, batch, num_graphs)
+        assert fast.shape == ref.shape == (num_graphs, 300)
+        torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # fusing copies
+    a, _ = compute_embeddings(SMILES, model)
+    b, _ = compute_embeddings(SMILES, model, reference=True)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_featurising_workers_change_no_bit():
+    model = _random_gin()
+    smiles = SMILES * 3 + ["bad(("]
+    one, inv_one = compute_embeddings(smiles, model, workers=1)
+    two, inv_two = compute_embeddings(smiles, model, workers=2, batch_size=7)
+    assert np.array_equal(one, two) and inv_one == inv_two == (len(smiles) - 1,)

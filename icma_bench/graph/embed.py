@@ -1,8 +1,11 @@
 """GIN graph embeddings of SMILES, in batches, cached on disk (content-keyed by the SMILES and the weights' sha256).
 
 Deterministic: a molecule's embedding depends only on its SMILES string and the weights, never on the batch it is
-computed in (eval mode, BatchNorm running statistics, per-atom sums in a fixed edge order, every batch padded so
-MKL runs the same GEMM kernel: :data:`icma_bench.graph.model.MIN_ROWS`). Unparsable SMILES get a zero row (cosine
+computed in nor on the number of featurising processes (eval mode, BatchNorm running statistics, per-atom sums in a
+fixed edge order, every batch padded so MKL runs the same GEMM kernel: :data:`icma_bench.graph.model.MIN_ROWS`).
+The forward pass is :func:`icma_bench.graph.model.embed_batch` (sparse neighbour sums, BatchNorm folded into the
+Linear layers); ``reference=True`` runs the per-edge message passing of ``GIN.forward`` instead (the training path,
+and the embeddings of ``EMBED_VERSION`` 1), equal up to float rounding. Unparsable SMILES get a zero row (cosine
 similarity 0 to everything) and are listed in ``Embeddings.invalid``.
 """
 
@@ -19,11 +22,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from icma_bench import data, store
-from icma_bench.graph.featurize import featurize_smiles
+from icma_bench.graph.featurize import featurize_many
 
 logger = logging.getLogger(__name__)
 
-EMBED_VERSION = 1  # bump when featurisation or the forward pass changes any number
+EMBED_VERSION = 2  # bump when featurisation or the forward pass changes any number (2: embed_batch)
 DEFAULT_BATCH_SIZE = 256
 
 
@@ -49,12 +52,22 @@ def _versions() -> dict[str, str]:
 
 
 def compute_embeddings(
-    smiles: Sequence[str], model, *, batch_size: int = DEFAULT_BATCH_SIZE, show_progress: bool = False
+    smiles: Sequence[str],
+    model,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    show_progress: bool = False,
+    workers: int | None = None,
+    reference: bool = False,
 ) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Embed ``smiles`` with a loaded GIN (eval mode): ``(float32 [n, dim], unparsable row indices)``."""
+    """Embed ``smiles`` with a loaded GIN (eval mode): ``(float32 [n, dim], unparsable row indices)``.
+
+    ``workers``: featurising processes (``None``: one per core for large inputs, see
+    :func:`~icma_bench.graph.featurize.default_workers`). ``reference``: the per-edge message-passing forward.
+    """
     import torch
 
-    from icma_bench.graph.model import collate, pool_mean
+    from icma_bench.graph.model import collate, embed_batch, fuse_gin, pool_mean
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -62,25 +75,24 @@ def compute_embeddings(
         raise ValueError("the GIN must be in eval mode (BatchNorm running statistics); call model.eval()")
     dim = model.x_embedding1.embedding_dim
     out = np.zeros((len(smiles), dim), dtype=np.float32)
-    invalid: list[int] = []
+    all_graphs = featurize_many(smiles, workers)
+    invalid = [i for i, g in enumerate(all_graphs) if g is None]
+    fused = None if reference else fuse_gin(model)
     with (
         torch.inference_mode(),
         tqdm(total=len(smiles), desc="graph embeddings", unit="mol", disable=not show_progress) as bar,
     ):
         for start in range(0, len(smiles), batch_size):
-            rows, graphs = [], []
-            for i in range(start, min(start + batch_size, len(smiles))):
-                g = featurize_smiles(smiles[i])
-                if g is None:
-                    invalid.append(i)
+            stop = min(start + batch_size, len(smiles))
+            rows = [i for i in range(start, stop) if all_graphs[i] is not None]
+            if rows:
+                x, edge_index, edge_attr, batch = collate([all_graphs[i] for i in rows])
+                if fused is None:
+                    pooled = pool_mean(model(x, edge_index, edge_attr), batch, len(rows) + 1)[:-1]
                 else:
-                    rows.append(i)
-                    graphs.append(g)
-            if graphs:
-                x, edge_index, edge_attr, batch = collate(graphs)
-                pooled = pool_mean(model(x, edge_index, edge_attr), batch, len(graphs) + 1)[:-1]
+                    pooled = embed_batch(fused, x, edge_index, edge_attr, batch, len(rows) + 1)[:-1]
                 out[rows] = pooled.numpy()
-            bar.update(min(batch_size, len(smiles) - start))
+            bar.update(stop - start)
     if invalid:
         logger.warning("%d of %d SMILES could not be parsed: zero embeddings", len(invalid), len(smiles))
     return out, tuple(invalid)
@@ -93,9 +105,11 @@ def embed_smiles(
     batch_size: int = DEFAULT_BATCH_SIZE,
     cache_dir: str | os.PathLike | None | bool = None,
     show_progress: bool = False,
+    workers: int | None = None,
 ) -> Embeddings:
     """GIN embeddings of ``smiles`` with the shipped weights or ``weights`` (ours, or a pretrain-gnns/Mole-BERT
-    checkpoint). ``cache_dir``: ``None`` -> the user cache's ``embeddings`` folder, ``False`` -> no cache."""
+    checkpoint). ``cache_dir``: ``None`` -> the user cache's ``embeddings`` folder, ``False`` -> no cache.
+    ``workers``: featurising processes (see :func:`compute_embeddings`; they never change a number)."""
     from icma_bench.graph.weights import hash_file, resolve_weights
 
     if isinstance(smiles, (str, bytes)) or any(not isinstance(s, str) for s in smiles):
@@ -129,7 +143,9 @@ def embed_smiles(
     from icma_bench.graph.weights import load_gin
 
     model, _ = load_gin(path)
-    emb, invalid = compute_embeddings(smiles, model, batch_size=batch_size, show_progress=show_progress)
+    emb, invalid = compute_embeddings(
+        smiles, model, batch_size=batch_size, show_progress=show_progress, workers=workers
+    )
     if directory is not None:
         meta = {"key": key, "params": params, "weights_file": str(path), "invalid": list(invalid)}
         store.save_arrays(directory, name, {"embeddings": emb}, meta)

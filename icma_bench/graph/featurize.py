@@ -9,6 +9,11 @@ with bond type :data:`SELF_LOOP_BOND` (as pretrain-gnns' ``GINConv.forward`` doe
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import sys
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,3 +110,40 @@ def featurize_smiles(smiles: str) -> Graph | None:
     if mol is None or mol.GetNumAtoms() == 0:
         return None
     return featurize_mol(mol)
+
+
+PARALLEL_MIN = 4096  # fewer SMILES than this are featurised in-process: starting workers costs about a second
+
+
+def default_workers(n_smiles: int) -> int:
+    """Worker processes for featurising ``n_smiles``: the usable cores (at most 8) on Linux for large inputs,
+    else 1 (see :func:`featurize_many`)."""
+    if n_smiles < PARALLEL_MIN or not sys.platform.startswith("linux"):
+        return 1
+    return max(1, min(8, len(os.sched_getaffinity(0))))
+
+
+def _featurize_chunk(smiles: Sequence[str]) -> list[Graph | None]:
+    return [featurize_smiles(s) for s in smiles]
+
+
+def featurize_many(smiles: Sequence[str], workers: int | None = None) -> list[Graph | None]:
+    """:func:`featurize_smiles` of every SMILES, in input order, over ``workers`` processes (``None``:
+    :func:`default_workers`). The graphs do not depend on the number of workers (same function, same input)."""
+    workers = default_workers(len(smiles)) if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers == 1 or len(smiles) < 2:
+        return _featurize_chunk(smiles)
+    size = -(-len(smiles) // (4 * workers))  # a few chunks per worker: an even load, little pickling
+    chunks = [smiles[i : i + size] for i in range(0, len(smiles), size)]
+    # NOTE: fork, and only on Linux (elsewhere: in-process). spawn and forkserver re-import the caller's main
+    # module in every worker, which runs an unguarded script again (and the pool then hangs); forked workers
+    # only run RDKit, never the parent's torch threads (as torch's own DataLoader workers are forked).
+    if not sys.platform.startswith("linux"):
+        return _featurize_chunk(smiles)
+    with warnings.catch_warnings():  # Python >= 3.12 warns on fork() in a multi-threaded process
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pool = multiprocessing.get_context("fork").Pool(min(workers, len(chunks)))
+    with pool:
+        return [g for chunk in pool.imap(_featurize_chunk, chunks) for g in chunk]
