@@ -94,7 +94,9 @@ def _check_manifest_shape(manifest: Any) -> None:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise ValueError("the manifest is not an object with a 'files' object")
     for key, info in manifest["files"].items():
-        if not (key.isidentifier() and isinstance(info, dict)):
+        if not _KEY.fullmatch(key):
+            raise ValueError(f"array name {key!r} is not a plain name")
+        if not isinstance(info, dict):
             raise ValueError(f"bad array entry {key!r} in the manifest")
 
 
