@@ -2,6 +2,7 @@
 
     python benchmarks/bench_scale.py --sizes 10000 100000 1000000 [--methods rdkit_fp morgan bm25]
         [--queries 3300] [--k 10] [--workers 2] [--mem-limit-gib 6] [--data ../shared/data] [--json OUT.json]
+        [--ann]   # also an approximate index (usearch HNSW, extra `ann`) for the fingerprints: recall@k vs exact
 
 Each (method, pool size) runs in a fresh process (under an address-space limit), so its peak RSS
 (``ru_maxrss``) is its own. Queries: the ChEBI-20 test molecules / captions (3,300).
@@ -116,7 +117,30 @@ def _load_fps(tmp: Path, kind: str, name: str) -> fingerprint.Fingerprints:
     return fingerprint.Fingerprints(**a)
 
 
-def run_one(method: str, size: int, n_queries: int, k: int, workers: int, data: Path, tmp: Path) -> dict:
+def run_ann(q, pool, exact_idx: np.ndarray, exact_sc: np.ndarray, k: int, workers: int) -> dict:
+    """usearch HNSW candidates (10·k) rescored exactly, against the exact top k."""
+    from icma_bench.retrieval import approx
+
+    out = {}
+    t = time.perf_counter()
+    index = approx.build_ann_index(pool, threads=workers)
+    out["ann_index_s"] = time.perf_counter() - t
+    out["ann_index_bytes"] = int(index.memory_usage)
+    t = time.perf_counter()
+    idx, sc = approx.search_fingerprints_approx(q, pool, k, index=index, threads=workers)
+    out["ann_search_s"] = time.perf_counter() - t
+    out["ann_ms_per_query"] = 1000 * out["ann_search_s"] / len(q)
+    hits = [len(set(a.tolist()) & set(b.tolist())) for a, b in zip(idx, exact_idx, strict=True)]
+    out["ann_recall_at_k"] = float(np.mean(hits)) / k
+    # Exact ties make several top-k lists equally right: also count queries whose k scores equal the exact k.
+    out["ann_same_scores"] = float(np.mean(np.all(sc == exact_sc, axis=1)))
+    out["ann_peak_rss_gib"] = rss_gib()
+    return out
+
+
+def run_one(
+    method: str, size: int, n_queries: int, k: int, workers: int, data: Path, tmp: Path, ann: bool = False
+) -> dict:
     out = {"method": method, "pool": size, "queries": n_queries, "k": k, "workers": workers}
     out["rss_start_gib"] = rss_gib()
     t = time.perf_counter()
@@ -138,9 +162,12 @@ def run_one(method: str, size: int, n_queries: int, k: int, workers: int, data: 
         del table
         out["index_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        idx, _ = search.search_fingerprints(q, pool, k, exclude_self=False, workers=workers)
+        idx, sc = search.search_fingerprints(q, pool, k, exclude_self=False, workers=workers)
         # search_fingerprints builds its own level table: subtract the separately timed build.
         out["search_s"] = time.perf_counter() - t - out["index_s"]
+        out["peak_rss_gib"] = rss_gib()
+        if ann:
+            out.update(run_ann(q, pool, idx, sc, k, workers))
     else:
         index = bm25.build_bm25_index(bm25.tokenize_icma(c) for c in pool)
         w = index.weights
@@ -150,8 +177,8 @@ def run_one(method: str, size: int, n_queries: int, k: int, workers: int, data: 
         q_tokens = [bm25.tokenize_icma(c) for c in q_text]
         idx, _ = search.search_bm25(index, q_tokens, k, exclude_self=False, workers=workers)
         out["search_s"] = time.perf_counter() - t
+        out["peak_rss_gib"] = rss_gib()
     out["ms_per_query"] = 1000 * out["search_s"] / n_queries
-    out["peak_rss_gib"] = rss_gib()
     out["checksum"] = int(idx.sum())
     return out
 
@@ -168,12 +195,15 @@ def main() -> None:
     ap.add_argument("--mem-limit-gib", type=float, default=6.0, help="address-space limit of each run")
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--ann", action="store_true", help="also usearch HNSW + exact rescoring (extra `ann`): recall"
+    )
     ap.add_argument("--one", nargs=3, metavar=("METHOD", "SIZE", "TMP"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.one:
         method, size, tmp = args.one
-        res = run_one(method, int(size), args.queries, args.k, args.workers, args.data, Path(tmp))
+        res = run_one(method, int(size), args.queries, args.k, args.workers, args.data, Path(tmp), args.ann)
         print("RESULT " + json.dumps(res), flush=True)
         return
 
@@ -201,6 +231,7 @@ def main() -> None:
                     str(args.queries),
                 ]
                 cmd += ["--k", str(args.k), "--workers", str(args.workers), "--data", str(args.data)]
+                cmd += ["--ann"] if args.ann and method in FP_METHODS else []
                 t = time.perf_counter()
                 proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=cap)
                 line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)

@@ -144,3 +144,27 @@ def test_million_item_pools_stay_under_4_gib(tmp_path, shared_data):
     for r in rows:
         assert r["pool"] == 1_000_000
         assert r["peak_rss_gib"] < 4.0, r
+
+
+def test_approx_fingerprint_search_rescores_exactly_and_finds_all_on_a_small_pool():
+    pytest.importorskip("usearch")
+    from icma_bench.retrieval import approx
+
+    pool = fingerprint.compute_fingerprints(SMILES, "rdkit_fp", workers=1)
+    queries = fingerprint.compute_fingerprints(SMILES[::-1][:10], "rdkit_fp", workers=1)
+    exact = search.search_fingerprints(queries, pool, 3, exclude_self=False, workers=1)
+    # Exact rescoring: bitwise the exact block's scores for any pair.
+    rows, cols = np.repeat(np.arange(len(queries)), len(pool)), np.tile(np.arange(len(pool)), len(queries))
+    block = fingerprint.compute_tanimoto_block(
+        queries.sizes,
+        fingerprint.build_level_table(queries),
+        pool.sizes,
+        fingerprint.build_level_table(pool),
+        np.arange(len(queries)),
+    )
+    block[:, ~pool.valid] = 0.0
+    block[~queries.valid] = 0.0
+    assert approx.compute_pair_tanimoto(queries, rows, pool, cols).tobytes() == block.ravel().tobytes()
+    # A 24-item pool with candidates = the pool: the index finds everything, so the result is the exact one.
+    got = approx.search_fingerprints_approx(queries, pool, 3, candidates=len(pool), threads=1)
+    _same(got, exact)

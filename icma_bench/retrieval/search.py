@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from icma_bench.retrieval import bm25, fingerprint
@@ -27,7 +26,10 @@ from icma_bench.retrieval.topk import select_topk
 logger = logging.getLogger(__name__)
 
 BLOCK_BYTES = 1 << 25  # ~32 MiB of float64 scores per (query block, pool chunk)
-POOL_CHUNK = 1 << 18  # pool columns scored at once (262,144); a pool up to this size is one chunk
+# Pool columns scored at once; a pool up to this size is one chunk. Measured (benchmarks/README.md, "Scale"):
+# 16,384 fingerprints (4 MiB of packed words) stay in cache across a query block's word passes, 3.4x faster per
+# query for Morgan at 10^5 than 262,144 on this machine.
+POOL_CHUNK = 1 << 14
 
 Scorer = Callable[[np.ndarray, int, int], np.ndarray]  # (query rows, c0, c1) -> float64 [len(rows), c1 - c0]
 
@@ -154,10 +156,14 @@ def search_bm25(
     n_pool = index.n_docs
     bounds = chunk_bounds(n_pool, POOL_CHUNK if pool_chunk is None else pool_chunk, k)
     # NOTE: with several chunks the weight matrix is held twice (whole + column chunks, ~12 bytes per stored
-    # (term, document) pair each): slicing CSR columns per block would rescan every stored entry each time.
-    parts: dict[int, sp.csr_matrix] = (
-        {0: index.weights} if len(bounds) == 1 else {c0: index.weights[:, c0:c1] for c0, c1 in bounds}
-    )
+    # (term, document) pair each; three times while splitting): slicing CSR columns per block would rescan every
+    # stored entry each time. The split goes through CSC, where a column range is one contiguous slice.
+    if len(bounds) == 1:
+        parts = {0: index.weights}
+    else:
+        by_col = index.weights.tocsc()
+        parts = {c0: by_col[:, c0:c1].tocsr() for c0, c1 in bounds}
+        del by_col
 
     def score(rows: np.ndarray, c0: int, c1: int) -> np.ndarray:
         q = bm25.build_query_matrix(index, [query_tokens[r] for r in rows])
