@@ -13,10 +13,11 @@ matrix product. Scores equal ``rank_bm25.BM25Okapi(corpus).get_scores(query)`` b
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 K1 = 1.5
 B = 0.75
 EPSILON = 0.25
+INDEX_CHUNK = 1 << 16  # documents tokenised and paired at a time while indexing
 
 _SPACES = re.compile(r" +")
 
@@ -58,27 +60,54 @@ class BM25Index:
         return int(self.weights.shape[1])
 
 
-def build_bm25_index(
-    corpus: Sequence[Sequence[str]], *, k1: float = K1, b: float = B, epsilon: float = EPSILON
-) -> BM25Index:
-    """Index tokenised documents exactly as ``rank_bm25.BM25Okapi(corpus, k1=k1, b=b, epsilon=epsilon)`` does."""
-    n_docs = len(corpus)
-    if n_docs == 0:
-        raise ValueError("cannot build a BM25 index over an empty pool; pass at least one document")
-    vocab: dict[str, int] = {}
-    doc_len = np.fromiter((len(doc) for doc in corpus), dtype=np.int64, count=n_docs)
+def _index_chunk(docs: list[Sequence[str]], vocab: dict[str, int], first_doc: int) -> tuple[np.ndarray, ...]:
+    """Unique (document, term) pairs of a chunk of documents, document-major: (doc, term, tf, doc lengths)."""
+    doc_len = np.fromiter((len(doc) for doc in docs), dtype=np.int64, count=len(docs))
     term_ids = np.fromiter(
-        (vocab.setdefault(tok, len(vocab)) for doc in corpus for tok in doc),
+        (vocab.setdefault(tok, len(vocab)) for doc in docs for tok in doc),
         dtype=np.int64,
         count=int(doc_len.sum()),
     )
-    doc_ids = np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
+    local = np.repeat(np.arange(len(docs), dtype=np.int64), doc_len)
+    n_terms = max(len(vocab), 1)
+    uniq, tf = np.unique(local * n_terms + term_ids, return_counts=True)
+    return (uniq // n_terms + first_doc).astype(np.int32), (uniq % n_terms).astype(np.int32), tf, doc_len
+
+
+def build_bm25_index(
+    corpus: Iterable[Sequence[str]],
+    *,
+    k1: float = K1,
+    b: float = B,
+    epsilon: float = EPSILON,
+    chunk_docs: int = INDEX_CHUNK,
+) -> BM25Index:
+    """Index tokenised documents exactly as ``rank_bm25.BM25Okapi(corpus, k1=k1, b=b, epsilon=epsilon)`` does.
+
+    ``corpus`` may be any iterable (a generator of token lists): it is read once, ``chunk_docs`` documents at a
+    time, so only the index (~12 bytes per stored (term, document) pair, plus ~20 during the build) and one chunk
+    of token lists are ever held.
+    """
+    vocab: dict[str, int] = {}
+    parts: list[tuple[np.ndarray, ...]] = []
+    it = iter(corpus)
+    n_docs = 0
+    while True:
+        docs = list(itertools.islice(it, chunk_docs))
+        if not docs:
+            break
+        parts.append(_index_chunk(docs, vocab, n_docs))
+        n_docs += len(docs)
+    if n_docs == 0:
+        raise ValueError("cannot build a BM25 index over an empty pool; pass at least one document")
+    if n_docs >= 2**31:
+        raise ValueError(f"{n_docs} documents: a BM25 index holds at most 2**31 - 1; shard the pool")
     n_terms = len(vocab)
-    # Unique (term, doc) pairs with their term frequencies.
-    pair = term_ids * n_docs + doc_ids
-    uniq, tf = np.unique(pair, return_counts=True)
-    pair_term = uniq // n_docs
-    pair_doc = uniq % n_docs
+    pair_doc = np.concatenate([p[0] for p in parts])
+    pair_term = np.concatenate([p[1] for p in parts])
+    tf = np.concatenate([p[2] for p in parts])
+    doc_len = np.concatenate([p[3] for p in parts])
+    del parts
     df = np.bincount(pair_term, minlength=n_terms)
 
     # idf exactly as rank_bm25: math.log, summed sequentially in vocabulary (first-occurrence) order.
@@ -94,9 +123,17 @@ def build_bm25_index(
     # Same operations, same order as BM25Okapi.get_scores: (1 - b) + (b * dl) / avgdl, times k1.
     norm = k1 * (1 - b + b * doc_len / avgdl)
     tf_f = tf.astype(np.float64)
+    del tf
     w = idf[pair_term] * (tf_f * (k1 + 1) / (tf_f + norm[pair_doc]))
-    weights = sp.csr_matrix((w, (pair_term, pair_doc)), shape=(n_terms, n_docs))
-    weights.sort_indices()
+    del tf_f
+    # Canonical CSR (rows = terms, ascending documents within a row) built directly: the pairs are in document
+    # order, so a stable sort by term orders each row by document (what scipy's COO conversion + sort_indices gave).
+    order = np.argsort(pair_term, kind="stable")
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    weights = sp.csr_matrix((w[order], pair_doc[order], indptr), shape=(n_terms, n_docs))
+    weights.has_sorted_indices = True
+    weights.has_canonical_format = True
     return BM25Index(vocab=vocab, idf=idf, average_idf=average_idf, avgdl=avgdl, weights=weights)
 
 

@@ -18,7 +18,7 @@ import logging
 import multiprocessing
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -219,10 +219,19 @@ def fold_words(words: np.ndarray, size_from: int, size_to: int) -> np.ndarray:
     return np.bitwise_or.reduce(chunks, axis=1)
 
 
-def build_level_table(fps: Fingerprints) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """For each size ``s``: (row indices with size >= s, their words folded to s, their popcounts at s)."""
+def build_level_table(
+    fps: Fingerprints, levels: Iterable[int] | None = None
+) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For each size ``s``: (row indices with size >= s, their words folded to s, their popcounts at s).
+
+    ``levels``: only these sizes (default all of :data:`LEVELS`). A pair is compared at the smaller of its two
+    sizes, so the sizes present among queries and pool are all a search needs (Morgan: 2,048 only).
+    """
+    wanted = set(LEVELS if levels is None else levels)
     table = {}
     for s in LEVELS:
+        if s not in wanted:
+            continue
         idx = np.flatnonzero(fps.sizes >= s)
         folded = np.empty((idx.shape[0], s // WORD_BITS), dtype=np.uint64)
         for size_from in np.unique(fps.sizes[idx]):
@@ -231,6 +240,17 @@ def build_level_table(fps: Fingerprints) -> dict[int, tuple[np.ndarray, np.ndarr
         counts = np.bitwise_count(folded).sum(axis=1, dtype=np.int64)
         table[s] = (idx, folded, counts)
     return table
+
+
+def slice_level_table(
+    table: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], c0: int, c1: int
+) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The level table of rows ``[c0, c1)`` only, indices renumbered from 0 (word and count arrays are views)."""
+    out = {}
+    for s, (idx, folded, counts) in table.items():
+        lo, hi = np.searchsorted(idx, [c0, c1])
+        out[s] = (idx[lo:hi] - c0, folded[lo:hi], counts[lo:hi])
+    return out
 
 
 def _common_bits(q: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -263,6 +283,8 @@ def compute_tanimoto_block(
     row_pos = np.full(query_sizes.shape[0], -1, dtype=np.int64)
     row_pos[rows] = np.arange(rows.shape[0])
     for s in LEVELS:
+        if s not in query_table or s not in pool_table:
+            continue  # a size absent from both sides (tables built for the sizes present): no pair there
         q_idx, q_words, q_cnt = query_table[s]
         p_idx, p_words, p_cnt = pool_table[s]
         in_block = row_pos[q_idx] >= 0

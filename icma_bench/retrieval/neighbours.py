@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from icma_bench import data, store
-from icma_bench.retrieval import bm25, dense, fingerprint, icma_files
-from icma_bench.retrieval.topk import select_topk
+from icma_bench.retrieval import bm25, dense, fingerprint, icma_files, search
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +34,6 @@ _NOT_IN_KEY = (
     "batch_size",
     "weights",
 )  # no effect on the numbers / keyed by content (the embeddings themselves)
-_BLOCK_BYTES = 1 << 25  # ~32 MiB of float64 scores per query block
 
 
 @dataclass(frozen=True)
@@ -131,41 +127,6 @@ def _check_inputs(queries: Any, pool: Any, method: str) -> None:
             raise ValueError(f"{name}[{bad}] is {type(x[bad]).__name__}, expected str")
 
 
-def _search(
-    score_block: Callable[[np.ndarray], np.ndarray],
-    n_queries: int,
-    n_pool: int,
-    k: int,
-    *,
-    exclude_self: bool,
-    workers: int,
-    show_progress: bool,
-    desc: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Score query blocks (in ``workers`` threads: numpy/scipy release the GIL) and keep each row's top k."""
-    block = int(max(8, min(1024, _BLOCK_BYTES // (8 * max(n_pool, 1)))))
-    starts = range(0, n_queries, block)
-    indices = np.empty((n_queries, k), dtype=np.int64)
-    scores = np.empty((n_queries, k), dtype=np.float64)
-
-    def run(start: int) -> tuple[int, np.ndarray, np.ndarray]:
-        rows = np.arange(start, min(start + block, n_queries))
-        s = score_block(rows)
-        if exclude_self:
-            s[np.arange(rows.shape[0]), rows] = -np.inf  # leave-one-out by position
-        return (start, *select_topk(s, k))
-
-    with (
-        tqdm(total=n_queries, desc=desc, unit="query", disable=not show_progress) as bar,
-        ThreadPoolExecutor(max_workers=max(1, workers)) as ex,
-    ):
-        for start, idx, sc in ex.map(run, starts):
-            indices[start : start + idx.shape[0]] = idx
-            scores[start : start + idx.shape[0]] = sc
-            bar.update(idx.shape[0])
-    return indices, scores
-
-
 def _load_fingerprints(
     smiles: Sequence[str], kind: str, fp_dir: Path | None, workers: int, show_progress: bool
 ) -> fingerprint.Fingerprints:
@@ -217,34 +178,16 @@ def _compute(
         idx, sc = dense.build_random_neighbours(nq, npool, k, seed=seed, exclude_self=exclude_self)
         return idx, sc, (), ()
     if method == "bm25":
-        index = bm25.build_bm25_index([bm25.tokenize_icma(t) for t in pool], **options)
+        # A generator: the pool's token lists are indexed chunk by chunk, never all held at once.
+        index = bm25.build_bm25_index((bm25.tokenize_icma(t) for t in pool), **options)
         q_tokens = [bm25.tokenize_icma(t) for t in queries]
-
-        def score_bm25(rows: np.ndarray) -> np.ndarray:
-            return bm25.compute_bm25_scores(
-                index, bm25.build_query_matrix(index, [q_tokens[r] for r in rows])
-            )
-
-        return (*_search(score_bm25, nq, npool, k, desc="bm25", **common), (), ())
+        return (*search.search_bm25(index, q_tokens, k, **common), (), ())
     if method in MOLECULE_METHODS:
         p_fps = _load_fingerprints(pool, method, fp_dir, workers, show_progress)
         q_fps = p_fps if exclude_self else _load_fingerprints(queries, method, fp_dir, workers, show_progress)
-        p_table = fingerprint.build_level_table(p_fps)
-        q_table = p_table if exclude_self else fingerprint.build_level_table(q_fps)
-
-        bad_pool = ~p_fps.valid
-
-        def score_fp(rows: np.ndarray) -> np.ndarray:
-            s = fingerprint.compute_tanimoto_block(
-                q_fps.sizes, q_table, p_fps.sizes, p_table, rows, empty_similarity=options["empty_similarity"]
-            )
-            s[~q_fps.valid[rows]] = (
-                0.0  # an unparsable SMILES is similar to nothing (its fingerprint is empty)
-            )
-            s[:, bad_pool] = 0.0
-            return s
-
-        idx, sc = _search(score_fp, nq, npool, k, desc=method, **common)
+        idx, sc = search.search_fingerprints(
+            q_fps, p_fps, k, empty_similarity=options["empty_similarity"], desc=method, **common
+        )
         bad_q = tuple(np.flatnonzero(~q_fps.valid).tolist())
         return idx, sc, bad_q, tuple(np.flatnonzero(~p_fps.valid).tolist())
     if method == "sbert":
@@ -260,8 +203,16 @@ def _compute(
         q_emb, p_emb = queries, pool
     q_unit = dense.normalize_rows(q_emb)
     p_unit = q_unit if exclude_self else dense.normalize_rows(p_emb)
-    idx, sc = _search(
-        lambda rows: dense.compute_cosine_block(q_unit, p_unit, rows), nq, npool, k, desc=method, **common
+    # NOTE: dense scores are one BLAS product over the whole pool (one chunk): a matrix product of another
+    # shape may sum in another order, and these scores must stay bitwise those of earlier releases.
+    idx, sc = search.search_blocks(
+        lambda rows, c0, c1: dense.compute_cosine_block(q_unit, p_unit, rows),
+        nq,
+        npool,
+        k,
+        desc=method,
+        pool_chunk=npool,
+        **common,
     )
     return idx, sc, (), ()
 
