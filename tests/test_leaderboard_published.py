@@ -99,9 +99,13 @@ def test_training_flag_uses_the_overlap_table():
     (pair,) = [p for p in overlap["pairs"] if p["split"] == "chebi20/test" and p["in"] == "pubchem324k/train"]
     assert pair["by_cid"] == 776
     flags = contamination(overlap)
-    assert flags["chebi20"]["pubchem324k-train"] == "pubchem324k train holds 776 of the 3,300 chebi20 test CIDs"
+    assert (
+        flags["chebi20"]["pubchem324k-train"] == "pubchem324k train holds 776 of the 3,300 chebi20 test CIDs"
+    )
     tuned = Provenance("M", "F", 10**9, "fine-tuned", "pubchem324k-train", "greedy", {"name": "x"})
-    assert training_flag(tuned, "chebi20", flags["chebi20"]).startswith("contaminated: pubchem324k train holds 776")
+    assert training_flag(tuned, "chebi20", flags["chebi20"]).startswith(
+        "contaminated: pubchem324k train holds 776"
+    )
     assert training_flag(tuned, "pubchem324k", flags.get("pubchem324k", {})) == "fine-tuned on this train"
     board = json.loads((BOARDS / "pubchem324k" / "board.json").read_text(encoding="utf-8"))
     assert {r["kind"] for r in board["rows"]} == {"measured", "reported"}
