@@ -16,12 +16,9 @@ A data folder is laid out as ``<root>/<dataset>/<split>.txt`` (e.g. ``chebi20/te
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
 import os
 import re
-import tempfile
 import urllib.error
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -261,36 +258,6 @@ def verify_split_file(dataset: str, split: str, path: str | os.PathLike) -> bool
     return False
 
 
-def current_umask() -> int:
-    """The process umask, read without changing it where the kernel reports it (Linux >= 4.7)."""
-    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o022)  # elsewhere: set and restore at once (the only portable way to read it)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(dest: Path, payload: bytes | str) -> None:
-    """Write ``payload`` to ``dest`` via a temporary file in the same folder and an atomic rename."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    data = payload.encode("utf-8") if isinstance(payload, str) else payload
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            # NOTE: mkstemp creates 0600 files; give the file the mode open() would (0666 less the umask), so a
-            # team can share a cache or an output folder.
-            with contextlib.suppress(OSError):
-                os.fchmod(fh.fileno(), 0o666 & ~current_umask())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _decode(payload: bytes, source: str) -> str:
     """UTF-8 (a leading BOM tolerated); invalid bytes raise naming file and line."""
     try:
@@ -392,16 +359,6 @@ def load_split(
     ``verified`` says whether the file is the published split (see :func:`verify_split_file`)."""
     p = resolve_split(dataset, split, path, download=download)
     return load_records(p, verified=verify_split_file(dataset, split, p))
-
-
-def sha256_texts(texts: Sequence[str]) -> str:
-    """A content hash of a sequence of strings (length-prefixed, so boundaries count)."""
-    h = hashlib.sha256()
-    for t in texts:
-        b = t.encode("utf-8")
-        h.update(len(b).to_bytes(8, "little"))
-        h.update(b)
-    return h.hexdigest()
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from icma_bench.data import sha256_texts, write_atomic
+from icma_bench.files import sha256_texts, write_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import SHARED_DATA
 
-from icma_bench import data
+from icma_bench import files
 from icma_bench.cli import main
 from icma_bench.data import MalformedDataError, load_records
 from icma_bench.metrics import compute
@@ -210,7 +210,7 @@ def test_unwritable_neighbour_cache_computes_without_caching(tmp_path, caplog, m
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(store, "save_arrays", full_disk)
-    monkeypatch.setattr(data, "write_atomic", full_disk)
+    monkeypatch.setattr(files, "write_atomic", full_disk)
     with caplog.at_level(logging.WARNING):
         nb = build_neighbours(
             ["a", "b"], ["a", "b"], "bm25", 1, cache_dir=tmp_path, query_ids=["1", "2"], pool_ids=["1", "2"]

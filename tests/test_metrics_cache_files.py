@@ -12,7 +12,8 @@ import stat
 import numpy as np
 import pytest
 
-from icma_bench.data import cache_dir, write_atomic
+from icma_bench.data import cache_dir
+from icma_bench.files import write_atomic
 from icma_bench.metrics import compute
 
 PREDS = ["CCO", "c1ccccc1O", "CC(=O)O", "CCN", "OCC(O)CO", "xx"]

@@ -8,7 +8,7 @@ import platform
 from dataclasses import asdict
 from pathlib import Path
 
-from icma_bench.data import write_atomic
+from icma_bench.files import write_atomic
 
 
 def run_pretrain(args: argparse.Namespace) -> int:

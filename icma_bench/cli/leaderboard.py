@@ -79,7 +79,7 @@ def _run_verify(args: argparse.Namespace) -> int:
 
 
 def _run_overlap(args: argparse.Namespace) -> int:
-    from icma_bench.data import write_atomic
+    from icma_bench.files import write_atomic
     from icma_bench.leaderboard.overlap import (
         compute_overlap,
         read_split_molecules,

@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from icma_bench.data import DATASETS, SPLITS, load_split, write_atomic
+from icma_bench.data import DATASETS, SPLITS, load_split
+from icma_bench.files import write_atomic
 from icma_bench.prompts import DEFAULT_METHOD, TASKS, TEMPLATES, build_documents, pool_is_queries
 from icma_bench.retrieval import METHODS, build_neighbours
 from icma_bench.retrieval.neighbours import MOLECULE_METHODS, TEXT_METHODS

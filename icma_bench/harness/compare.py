@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from icma_bench.data import write_atomic
+from icma_bench.files import write_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from icma_bench import __version__
-from icma_bench.data import cache_dir, sha256_texts
+from icma_bench.data import cache_dir
+from icma_bench.files import sha256_texts
 from icma_bench.leaderboard.bootstrap import (
     BLEU_WEIGHTS,
     BootstrapConfig,

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from icma_bench.data import write_atomic
+from icma_bench.files import write_atomic
 from icma_bench.leaderboard.schema import format_params
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from icma_bench.data import write_atomic
+from icma_bench.files import write_atomic
 from icma_bench.leaderboard.bootstrap import BootstrapConfig
 from icma_bench.leaderboard.collect import collect_inputs
 from icma_bench.leaderboard.sources import RELEASED_PREFIX, BoardInputError

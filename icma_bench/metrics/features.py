@@ -31,7 +31,7 @@ from icma_bench.chem import (
     quiet_rdkit,
     run_guarded,
 )
-from icma_bench.data import sha256_texts
+from icma_bench.files import sha256_texts
 from icma_bench.metrics.resources import metrics_cache_dir
 from icma_bench.metrics.workers import map_chunks
 from icma_bench.store import load_arrays, save_arrays

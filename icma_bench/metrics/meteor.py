@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from icma_bench.data import sha256_texts, write_atomic
+from icma_bench.files import sha256_texts, write_atomic
 from icma_bench.metrics.resources import (
     compute_resource_sha256,
     find_wordnet,

@@ -17,7 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from icma_bench.data import OFFLINE_ENVS, cache_dir, write_atomic
+from icma_bench.data import OFFLINE_ENVS, cache_dir
+from icma_bench.files import write_atomic
 
 logger = logging.getLogger(__name__)
 

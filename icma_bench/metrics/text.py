@@ -27,7 +27,8 @@ import numpy as np
 from rapidfuzz.distance import LCSseq
 from rouge_score import tokenize as rouge_tokenize
 
-from icma_bench.data import check_no_surrogates, repair_lone_surrogates, sha256_texts, write_atomic
+from icma_bench.data import check_no_surrogates, repair_lone_surrogates
+from icma_bench.files import sha256_texts, write_atomic
 from icma_bench.metrics.bleu import MAX_ORDER, compute_corpus_bleu, ngram_matrix
 from icma_bench.metrics.meteor import MemoWordNet, build_meteor, load_stems, load_wordnet_names
 from icma_bench.metrics.resources import (

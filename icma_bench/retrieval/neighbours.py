@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from icma_bench import data, store
+from icma_bench import data, files, store
 from icma_bench.retrieval import bm25, dense, fingerprint, icma_files, search
 
 logger = logging.getLogger(__name__)
@@ -339,7 +339,7 @@ def build_neighbours(
     if directory is not None:
         if query_ids is not None and pool_ids is not None:
             try:
-                data.write_atomic(
+                files.write_atomic(
                     directory / f"{name}.tsv", icma_files.render_icma_neighbours(idx, sc, query_ids, pool_ids)
                 )
             except OSError as exc:
