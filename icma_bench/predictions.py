@@ -20,6 +20,13 @@ from icma_bench.data import find_lone_surrogate
 CLS_PREFIX = "[CLS] "  # MolT5's caption script strips it from outputs before scoring
 
 
+def strip_cls_prefix(output: str, task: str) -> tuple[str, bool]:
+    """A mol2caption output without MolT5's ``[CLS] `` prefix, and whether it had one (every reader counts it)."""
+    if task == "mol2caption" and output.startswith(CLS_PREFIX):
+        return output[len(CLS_PREFIX) :], True
+    return output, False
+
+
 class MalformedPredictionsError(ValueError):
     """A prediction file that cannot be read as TSV or JSONL; the message names file and line."""
 
@@ -71,11 +78,10 @@ def load_jsonl(path: Path, text: str, task: str) -> Pairs:
                 "(not valid Unicode text; fix the reference)"
             )
         # A lone surrogate in a prediction is scored: compute() replaces it by U+FFFD (counted: encoding_repaired).
-        if task == "mol2caption" and pred.startswith(CLS_PREFIX):
-            pred = pred[
-                len(CLS_PREFIX) :
-            ]  # as for TSV files: the same pairs give the same scores in either format
-            pairs.cls_stripped += 1
+        pred, stripped = strip_cls_prefix(
+            pred, task
+        )  # as for TSV files: same pairs, same scores in either format
+        pairs.cls_stripped += stripped
         pairs.predictions.append(pred)
         pairs.references.append(row["reference"])
     return pairs
@@ -115,9 +121,8 @@ def load_tsv(path: Path, text: str, task: str) -> Pairs:
             out = ""
         else:
             out = fields[out_col]
-        if task == "mol2caption" and out.startswith(CLS_PREFIX):
-            out = out[len(CLS_PREFIX) :]
-            pairs.cls_stripped += 1
+        out, stripped = strip_cls_prefix(out, task)
+        pairs.cls_stripped += stripped
         pairs.predictions.append(out)
         pairs.references.append(fields[gt_col])
     return pairs

@@ -380,3 +380,17 @@ def test_truncated_or_foreign_result_files_fail_with_one_line(tmp_path):
 
     truncated()
     foreign()
+
+
+def test_jsonl_cls_prefix_is_stripped_and_counted_as_score_does(tmp_path):
+    from icma_bench.data import Record
+    from icma_bench.leaderboard.predictions import read_predictions
+
+    records = [Record(c, s, d) for c, s, d in _records()]
+    path = tmp_path / "cls.jsonl"
+    path.write_text(
+        "".join(json.dumps({"cid": r.cid, "prediction": "[CLS] " + r.description}) + "\n" for r in records)
+    )
+    aligned = read_predictions(path, "jsonl", "mol2caption", records)
+    assert aligned.predictions == [r.description for r in records]
+    assert aligned.counts["cls_prefix_stripped"] == N

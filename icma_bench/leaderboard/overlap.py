@@ -14,7 +14,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from icma_bench.leaderboard.sources import BoardInputError, dump_json_strict
+from icma_bench.leaderboard.schema import dump_json_strict
+from icma_bench.leaderboard.sources import BoardInputError
 
 logger = logging.getLogger(__name__)
 

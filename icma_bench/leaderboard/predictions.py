@@ -12,6 +12,7 @@ split's order, so that two rows on the same documents can be compared pair by pa
   stripping changes no published number here — see the README).
 - ``jsonl``: ``{"cid": ..., "prediction": ...}`` per line (references from the split), or
   ``{"prediction": ..., "reference": ...}`` (matched to documents by the reference); ``.jsonl.gz`` is read too.
+  MolT5's ``[CLS] `` caption prefix is stripped and counted, as ``icma-bench score`` does.
 
 Wrong length, unknown or repeated documents, or a different order from the split is an error naming the file.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from icma_bench.data import Record
 from icma_bench.leaderboard.sources import BoardInputError
-from icma_bench.predictions import MalformedPredictionsError, load_pairs
+from icma_bench.predictions import MalformedPredictionsError, load_pairs, strip_cls_prefix
 
 
 class PredictionFileError(BoardInputError):
@@ -161,11 +162,15 @@ def _read_jsonl(path: Path, task: str, records: list[Record]) -> AlignedPredicti
         )
     n = len(records)
     preds = [""] * n
-    missing = 0
+    counts = {"missing_outputs": 0}
+    if task == "mol2caption":
+        counts["cls_prefix_stripped"] = 0
     for row, j in zip(rows, order, strict=True):
-        missing += row.get("prediction") is None
-        preds[j] = row.get("prediction") or ""
-    return AlignedPredictions([r.cid for r in records], preds, target, {"missing_outputs": missing})
+        counts["missing_outputs"] += row.get("prediction") is None
+        preds[j], stripped = strip_cls_prefix(row.get("prediction") or "", task)
+        if stripped:
+            counts["cls_prefix_stripped"] += 1
+    return AlignedPredictions([r.cid for r in records], preds, target, counts)
 
 
 READERS = {"molt5-tsv": _read_molt5, "molregpt-tsv": _read_molregpt, "jsonl": _read_jsonl}

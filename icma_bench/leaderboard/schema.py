@@ -43,6 +43,10 @@ Reported rows have ``low``/``high`` null (papers report no interval) and never t
 
 from __future__ import annotations
 
+import json
+import math
+from typing import Any
+
 SCHEMA = "icma-bench-board/1"
 KINDS = ("measured", "reported")
 METHODS = ("fine-tuned", "in-context", "zero-shot", "baseline")
@@ -109,3 +113,18 @@ def format_params(params: int | None) -> str:
     if params >= 1e6:
         return f"{params / 1e6:.0f}M" if params >= 1e7 else f"{params / 1e6:.1f}M"
     return f"{params / 1e3:.0f}K"
+
+
+def dump_json_strict(obj: Any) -> str:
+    """JSON with NaN as null (strict JSON, readable everywhere)."""
+
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), indent=1, ensure_ascii=False, allow_nan=False) + "\n"

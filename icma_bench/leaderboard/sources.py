@@ -16,7 +16,6 @@ Every problem is a :class:`BoardInputError` naming the file (and the run or row)
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -272,18 +271,3 @@ def read_manifest(path: Path, released: Path | None, inputs: Inputs) -> None:
         _read_predictions_manifest(path, doc, released, inputs)
     else:
         _read_reported_manifest(path, doc, inputs)
-
-
-def dump_json_strict(obj: Any) -> str:
-    """JSON with NaN as null (strict JSON, readable everywhere)."""
-
-    def clean(x):
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
-        return x
-
-    return json.dumps(clean(obj), indent=1, ensure_ascii=False, allow_nan=False) + "\n"

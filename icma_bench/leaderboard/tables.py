@@ -10,8 +10,7 @@ from __future__ import annotations
 import csv
 import io
 
-from icma_bench.leaderboard.schema import METRICS, TASK_CONVENTIONS
-from icma_bench.leaderboard.sources import dump_json_strict
+from icma_bench.leaderboard.schema import METRICS, TASK_CONVENTIONS, dump_json_strict
 
 TASK_TITLES = {"mol2caption": "Molecule → caption", "caption2mol": "Caption → molecule"}
 _INFO = ("model", "params_label", "method", "shots", "retriever", "training_flag")
