@@ -110,7 +110,7 @@ def test_compare_without_models_is_one_line(tmp_path, capsys):
 
 
 def test_readme_scaling_yaml_parses(tmp_path):
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "leaderboards.md").read_text(encoding="utf-8")
     block = readme.split("```yaml\n# compare.yaml", 1)[1].split("```", 1)[0]
     path = tmp_path / "compare.yaml"
     path.write_text("# compare.yaml" + block)
