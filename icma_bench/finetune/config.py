@@ -174,9 +174,12 @@ def _unknown_key(key: str) -> ConfigError:
 
 
 def _parse_scalar(text: str) -> Any:
-    import yaml
+    from icma_bench.yamlfiles import YamlError, load_yaml_text
 
-    return yaml.safe_load(text) if text.strip() else None
+    try:
+        return load_yaml_text(text, f"value {text!r}") if text.strip() else None
+    except YamlError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -317,13 +320,13 @@ def load_config(
     path_or_name: str | os.PathLike, overrides: dict[str, Any] | list[str] | None = None
 ) -> FinetuneConfig:
     """Read a recipe (a YAML path or a shipped recipe's name) and apply ``overrides``."""
-    import yaml
+    from icma_bench.yamlfiles import YamlError, load_yaml_file
 
     path = resolve_recipe(path_or_name)
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        values = load_yaml_file(path) or {}
+    except YamlError as exc:
+        raise ConfigError(str(exc)) from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a recipe is a YAML mapping of key: value")
     if isinstance(overrides, list | tuple):

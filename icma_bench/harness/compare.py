@@ -101,12 +101,12 @@ def parse_model(entry: dict, where: str) -> ModelSpec:
 
 
 def load_compare_spec(path: Path) -> CompareSpec:
-    import yaml
+    from icma_bench.yamlfiles import YamlError, load_yaml_file
 
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise CompareSpecError(f"{path}: cannot read ({exc})") from None
+        doc = load_yaml_file(path)
+    except YamlError as exc:
+        raise CompareSpecError(str(exc)) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("models"), list) or not doc["models"]:
         raise CompareSpecError(f"{path}: expected a mapping with a non-empty 'models' list")
     unknown = set(doc) - {"models", "tasks", "limit", "metadata"}
@@ -125,9 +125,8 @@ def load_compare_spec(path: Path) -> CompareSpec:
 def leaf_tasks(tasks: list[str]) -> set[str]:
     """Our groups expanded to their tasks, read from the shipped task YAMLs (without building any dataset); names
     that are not our groups are taken as they are."""
-    import yaml
-
     from icma_bench.harness.discovery import task_dir
+    from icma_bench.yamlfiles import YamlError, load_yaml_file
 
     out: set[str] = set()
     pending = list(tasks)
@@ -137,24 +136,14 @@ def leaf_tasks(tasks: list[str]) -> set[str]:
         doc = {}
         if path.is_file():
             try:
-                doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_tag_tolerant_loader()) or {}
-            except yaml.YAMLError:
+                doc = load_yaml_file(path, tag_tolerant=True) or {}
+            except YamlError:
                 doc = {}
         if isinstance(doc, dict) and doc.get("group") == name and isinstance(doc.get("task"), list):
             pending.extend(str(t) for t in doc["task"])
         else:
             out.add(name)
     return out
-
-
-def _tag_tolerant_loader():
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    return Loader
 
 
 def _default_device() -> str:

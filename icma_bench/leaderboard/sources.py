@@ -131,12 +131,12 @@ class Inputs:
 
 
 def _load_yaml(path: Path) -> Any:
-    import yaml
+    from icma_bench.yamlfiles import YamlError, load_yaml_file
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise BoardInputError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+        return load_yaml_file(path)
+    except YamlError as exc:
+        raise BoardInputError(str(exc)) from None
 
 
 def parse_provenance(entry: dict, where: str, *, defaults: dict | None = None) -> Provenance:
