@@ -12,7 +12,6 @@ what a results file cannot know (family, what the weights were tuned on), from a
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from pathlib import Path
@@ -25,6 +24,7 @@ from icma_bench.leaderboard.sources import (
     _load_yaml,
     parse_provenance,
 )
+from icma_bench.leaderboard.streams import iter_text_lines
 from icma_bench.metrics.protocols import parse_protocols
 
 _TASK = re.compile(
@@ -173,13 +173,8 @@ def read_results_file(path: Path) -> list[ResultsRun]:
 def read_samples(run: ResultsRun) -> tuple[list[str], list[str], list[str]]:
     """``(cids, predictions, references)`` of a run's samples file, in document order."""
     assert run.samples is not None
-    try:
-        raw = run.samples.read_bytes()
-        text = (gzip.decompress(raw) if run.samples.suffix == ".gz" else raw).decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise BoardInputError(f"{run.samples}: cannot read ({type(exc).__name__}: {exc})") from None
     rows = []
-    for lineno, line in enumerate(text.split("\n"), start=1):
+    for lineno, line in iter_text_lines(run.samples):
         if not line.strip():
             continue
         try:
