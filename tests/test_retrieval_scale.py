@@ -120,8 +120,19 @@ def test_default_chunk_is_used_through_build_neighbours(monkeypatch):
     from icma_bench.retrieval import build_neighbours
 
     ref = build_neighbours(SMILES, SMILES, "rdkit_fp", 3, exclude_self=True, cache_dir=False)
+    widths = []
+    real_bounds = search.chunk_bounds
+
+    def spy(n_pool, pool_chunk, k):
+        bounds = real_bounds(n_pool, pool_chunk, k)
+        widths.append([hi - lo for lo, hi in bounds])
+        return bounds
+
+    monkeypatch.setattr(search, "chunk_bounds", spy)
     monkeypatch.setattr(search, "POOL_CHUNK", 4)
     got = build_neighbours(SMILES, SMILES, "rdkit_fp", 3, exclude_self=True, cache_dir=False)
+    # the search really ran in 4-column chunks (a 24-molecule pool: six of them), and gave the one-pass result
+    assert widths == [[4] * (len(SMILES) // 4)], widths
     _same((got.indices, got.scores), (ref.indices, ref.scores))
 
 
